@@ -1,0 +1,2464 @@
+/*
+ * sse-origin: a Server-Sent Events origin for integration tests, the demo
+ * and benchmarks.
+ *
+ * Every aspect of a stream (rate, size, ids, delays, abrupt closes, huge
+ * events...) is chosen by the request's query string so that a test can
+ * describe the upstream behaviour it needs in the URL it hands to the
+ * proxy.  Global failure modes (status, silent, refuse, down) are switched
+ * through /control.
+ *
+ * It must never be the bottleneck of a benchmark: one thread, a
+ * level-triggered epoll loop over non-blocking sockets, a min-heap of
+ * per-stream deadlines (no scans per tick) and one send() per connection
+ * per wake-up whatever the number of events that became due.
+ *
+ * README.md next to this file documents the command line and endpoints.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_HEAD      16384      /* request line + headers */
+#define MAX_BODY      4096       /* bodies are tolerated, never needed */
+#define MAX_IN        (MAX_HEAD + MAX_BODY)
+#define INLINE_PAD    65536      /* larger pads are generated as the socket drains */
+#define PASS_EVENTS   1024       /* events per stream per wake-up, for fairness */
+#define MAX_NAME      64
+#define MAX_LEI_KEEP  512
+#define MAX_TYPE      256
+#define MAX_RATE      1e7
+#define MAX_MS        (1000ULL * 86400 * 365)
+#define NS_PER_MS     ((int64_t)1000000)
+#define LINGER_NS     (2000 * NS_PER_MS)
+#define RETRY_NS      (100 * NS_PER_MS)
+#define SLIP_NS       (1000 * NS_PER_MS)
+#define EPOLL_BATCH   1024
+
+enum mode { MODE_NORMAL, MODE_STATUS, MODE_SILENT, MODE_REFUSE, MODE_DOWN };
+
+static const char *const mode_names[] = {
+    "normal", "status", "silent", "refuse", "down"
+};
+
+/* Output buffer: bytes [off, len) are still to be sent. */
+struct buf {
+    char *p;
+    size_t off;
+    size_t len;
+    size_t cap;
+    int failed;     /* an allocation failed; the connection must go */
+};
+
+enum cstate { CS_READ, CS_RESP, CS_STREAM, CS_LINGER };
+
+/* What to do once the output buffer has drained. */
+enum after { AFTER_NONE, AFTER_KEEPALIVE, AFTER_GRACEFUL, AFTER_ABRUPT };
+
+struct stream {
+    uint64_t start;         /* id of ordinal 1, as given by start= */
+    uint64_t next_id;
+    uint64_t end_id;        /* first id not to send, when has_end */
+    uint64_t interval_ns;   /* 0: as fast as the socket accepts */
+    uint64_t pad;
+    uint64_t huge, huge_id;
+    uint64_t gap_id, gap_ns;
+    uint64_t close_after;
+    uint64_t retry;
+    uint64_t sent;          /* events completed on this response */
+    int64_t next_due;
+    int has_end, has_huge, has_gap, has_retry;
+    int close_mid, noid, crlf, chunked, comment;
+    int preamble_done;
+    int parked;             /* stopped by silent mode */
+    /* The event being written, when it does not fit in one go. */
+    int in_event;
+    int cutting;            /* close_mid: this event is sent only in half */
+    uint64_t cur_id;
+    uint64_t pad_total, pad_left, cut_left;
+};
+
+struct conn {
+    int fd;
+    uint64_t id;
+    enum cstate state;
+    enum after after;
+    const char *close_reason;
+    uint32_t ev_mask;
+    size_t heap_idx;
+    int64_t deadline;
+    int64_t opened_ns;
+    uint64_t events_total;
+    int is_stream;          /* counted in open_streams */
+    int keep;               /* the current stream may leave the connection open */
+    int in_process;         /* guards process_input() against re-entry */
+    int dead;
+    size_t scan_pos;        /* where the search for the end of head resumes */
+    struct buf in, out;
+    struct stream s;
+    struct conn *prev, *next;
+};
+
+static struct {
+    int epfd;
+    int listen_fd;
+    int listen_paused;
+    int sig_fd;
+    int log_fd;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    const char *host;
+    unsigned port;
+    char name[MAX_NAME + 1];
+    size_t max_buffer;
+    size_t low_water;
+    enum mode mode;
+    int status_code;
+    int64_t revert_at;
+    int64_t listen_retry_at;
+    struct conn *conns;
+    struct conn *dead;
+    struct conn **heap;
+    size_t heap_len, heap_cap;
+    uint64_t next_conn_id;
+    uint64_t open_conns, open_streams, total_streams, total_requests;
+    uint64_t events_sent, client_closed, origin_closed;
+    char last_lei[MAX_LEI_KEEP + 1];
+    int have_lei;
+    int quit;
+} g;
+
+/* Addresses that tell the listener and signalfd apart from connections in
+ * epoll's data.ptr. */
+static char listen_tag, sig_tag;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ */
+/* Small string helpers                                                 */
+/* ------------------------------------------------------------------ */
+
+struct slice {
+    const char *p;      /* NULL: absent */
+    size_t n;
+};
+
+static char lower(char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+}
+
+static int slice_eq(struct slice s, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return s.p && s.n == n && memcmp(s.p, lit, n) == 0;
+}
+
+static int slice_ieq(struct slice s, const char *lit)
+{
+    size_t i, n = strlen(lit);
+
+    if (!s.p || s.n != n)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (lower(s.p[i]) != lit[i])
+            return 0;
+    return 1;
+}
+
+static int is_ows(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+static struct slice slice_trim(struct slice s)
+{
+    while (s.n && is_ows(s.p[0])) {
+        s.p++;
+        s.n--;
+    }
+    while (s.n && is_ows(s.p[s.n - 1]))
+        s.n--;
+    return s;
+}
+
+/* Whether the comma-separated header value lists tok (case-insensitive). */
+static int has_token(struct slice v, const char *tok)
+{
+    size_t i = 0;
+
+    if (!v.p)
+        return 0;
+    while (i < v.n) {
+        struct slice t;
+        size_t j = i;
+
+        while (j < v.n && v.p[j] != ',')
+            j++;
+        t.p = v.p + i;
+        t.n = j - i;
+        if (slice_ieq(slice_trim(t), tok))
+            return 1;
+        i = j + 1;
+    }
+    return 0;
+}
+
+/* Strict decimal: digits only, no sign, no overflow. */
+static int parse_u64(const char *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    if (n == 0 || n > 20)
+        return -1;
+    for (i = 0; i < n; i++) {
+        unsigned d;
+
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        d = (unsigned)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t put_u64(char *d, uint64_t v)
+{
+    char t[20];
+    size_t n = 0, i;
+
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        d[i] = t[n - 1 - i];
+    return n;
+}
+
+static size_t put_hex(char *d, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char t[16];
+    size_t n = 0, i;
+
+    do {
+        t[n++] = hex[v & 15];
+        v >>= 4;
+    } while (v);
+    for (i = 0; i < n; i++)
+        d[i] = t[n - 1 - i];
+    return n;
+}
+
+static size_t put_str(char *d, const char *s, size_t n)
+{
+    memcpy(d, s, n);
+    return n;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = lower(ch);
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    return -1;
+}
+
+/* Form decoding of a query value into dst (at least n + 1 bytes). */
+static size_t pct_decode(char *dst, const char *p, size_t n)
+{
+    size_t i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        if (p[i] == '+') {
+            dst[o++] = ' ';
+        } else if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0
+                   && hexval(p[i + 2]) >= 0) {
+            dst[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+            i += 2;
+        } else {
+            dst[o++] = p[i];
+        }
+    }
+    dst[o] = '\0';
+    return o;
+}
+
+/* JSON string body (no quotes) that stays valid whatever bytes it gets. */
+static size_t json_escape(char *dst, size_t cap, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, o = 0;
+
+    for (i = 0; i < n && o + 7 < cap; i++) {
+        unsigned char ch = (unsigned char)p[i];
+
+        if (ch == '"' || ch == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)ch;
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            dst[o++] = '\\';
+            dst[o++] = 'u';
+            dst[o++] = '0';
+            dst[o++] = '0';
+            dst[o++] = hex[ch >> 4];
+            dst[o++] = hex[ch & 15];
+        } else {
+            dst[o++] = (char)ch;
+        }
+    }
+    dst[o] = '\0';
+    return o;
+}
+
+/* ------------------------------------------------------------------ */
+/* Log                                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Large enough for a maximal request head with every byte encoded. */
+static char logbuf[MAX_IN * 3 + 1024];
+static size_t loglen;
+
+__attribute__((format(printf, 1, 2)))
+static void log_addf(const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (g.log_fd < 0 || loglen >= sizeof(logbuf))
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(logbuf + loglen, sizeof(logbuf) - loglen, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        loglen += (size_t)n;
+    if (loglen >= sizeof(logbuf))
+        loglen = sizeof(logbuf) - 1;
+}
+
+static void log_begin(const char *word)
+{
+    loglen = 0;
+    log_addf("%" PRId64 " %s", mono_ns() / NS_PER_MS, word);
+}
+
+/* key=value with the value percent-encoded wherever it could be mistaken
+ * for a separator; "-" stands for an absent value. */
+static void log_val(const char *key, struct slice v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i;
+
+    if (g.log_fd < 0)
+        return;
+    log_addf(" %s=", key);
+    if (!v.p) {
+        log_addf("-");
+        return;
+    }
+    if (v.n == 1 && v.p[0] == '-') {
+        log_addf("%%2D");
+        return;
+    }
+    for (i = 0; i < v.n && loglen + 4 < sizeof(logbuf); i++) {
+        unsigned char ch = (unsigned char)v.p[i];
+
+        if (ch <= 0x20 || ch >= 0x7f || ch == '%' || ch == '"') {
+            logbuf[loglen++] = '%';
+            logbuf[loglen++] = hex[ch >> 4];
+            logbuf[loglen++] = hex[ch & 15];
+        } else {
+            logbuf[loglen++] = (char)ch;
+        }
+    }
+}
+
+static void log_end(void)
+{
+    size_t off = 0;
+
+    if (g.log_fd < 0)
+        return;
+    if (loglen >= sizeof(logbuf))
+        loglen = sizeof(logbuf) - 1;
+    logbuf[loglen++] = '\n';
+    /* One write per line so that concurrent readers never see half lines. */
+    while (off < loglen) {
+        ssize_t n = write(g.log_fd, logbuf + off, loglen - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    loglen = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Buffers                                                              */
+/* ------------------------------------------------------------------ */
+
+static size_t buf_pending(const struct buf *b)
+{
+    return b->len - b->off;
+}
+
+static int buf_reserve(struct buf *b, size_t n)
+{
+    size_t want;
+    char *np;
+
+    if (b->cap - b->len >= n)
+        return 0;
+    if (b->off > 0) {
+        memmove(b->p, b->p + b->off, b->len - b->off);
+        b->len -= b->off;
+        b->off = 0;
+        if (b->cap - b->len >= n)
+            return 0;
+    }
+    want = b->cap ? b->cap : 1024;
+    while (want - b->len < n) {
+        if (want > SIZE_MAX / 2) {
+            b->failed = 1;
+            return -1;
+        }
+        want *= 2;
+    }
+    np = realloc(b->p, want);
+    if (!np) {
+        b->failed = 1;
+        return -1;
+    }
+    b->p = np;
+    b->cap = want;
+    return 0;
+}
+
+static void buf_append(struct buf *b, const void *src, size_t n)
+{
+    if (n == 0 || buf_reserve(b, n) < 0)
+        return;
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || buf_reserve(b, (size_t)n + 1) < 0) {
+        b->failed = 1;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static void buf_free(struct buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+/* ------------------------------------------------------------------ */
+/* Timer heap: one entry per connection at most, keyed by deadline      */
+/* ------------------------------------------------------------------ */
+
+static void heap_place(size_t i, struct conn *c)
+{
+    g.heap[i] = c;
+    c->heap_idx = i;
+}
+
+static void heap_up(size_t i)
+{
+    struct conn *c = g.heap[i];
+
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+
+        if (g.heap[parent]->deadline <= c->deadline)
+            break;
+        heap_place(i, g.heap[parent]);
+        i = parent;
+    }
+    heap_place(i, c);
+}
+
+static void heap_down(size_t i)
+{
+    struct conn *c = g.heap[i];
+
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        int64_t best = c->deadline;
+
+        if (l < g.heap_len && g.heap[l]->deadline < best) {
+            m = l;
+            best = g.heap[l]->deadline;
+        }
+        if (l + 1 < g.heap_len && g.heap[l + 1]->deadline < best)
+            m = l + 1;
+        if (m == i)
+            break;
+        heap_place(i, g.heap[m]);
+        i = m;
+    }
+    heap_place(i, c);
+}
+
+static void timer_clear(struct conn *c)
+{
+    size_t i = c->heap_idx;
+
+    if (i == SIZE_MAX)
+        return;
+    c->heap_idx = SIZE_MAX;
+    g.heap_len--;
+    if (i == g.heap_len)
+        return;
+    heap_place(i, g.heap[g.heap_len]);
+    heap_up(i);
+    heap_down(g.heap[i]->heap_idx);
+}
+
+static int timer_set(struct conn *c, int64_t when)
+{
+    if (c->heap_idx != SIZE_MAX) {
+        c->deadline = when;
+        heap_up(c->heap_idx);
+        heap_down(c->heap_idx);
+        return 0;
+    }
+    if (g.heap_len == g.heap_cap) {
+        size_t cap = g.heap_cap ? g.heap_cap * 2 : 1024;
+        struct conn **nh = realloc(g.heap, cap * sizeof(*nh));
+
+        if (!nh)
+            return -1;
+        g.heap = nh;
+        g.heap_cap = cap;
+    }
+    c->deadline = when;
+    heap_place(g.heap_len++, c);
+    heap_up(c->heap_idx);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                          */
+/* ------------------------------------------------------------------ */
+
+static void set_interest(struct conn *c, int want_out)
+{
+    uint32_t m = EPOLLIN | EPOLLRDHUP | (want_out ? (uint32_t)EPOLLOUT : 0);
+    struct epoll_event ev;
+
+    if (m == c->ev_mask || c->dead)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = m;
+    ev.data.ptr = c;
+    if (epoll_ctl(g.epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->ev_mask = m;
+}
+
+/* Reading what the peer already sent before close() avoids turning our FIN
+ * into an RST that could destroy the last bytes still in flight. */
+static void drain_input(int fd)
+{
+    char tmp[4096];
+    int i;
+
+    for (i = 0; i < 64; i++)
+        if (recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT) <= 0)
+            break;
+}
+
+static void conn_close(struct conn *c, int by_peer, const char *reason)
+{
+    if (c->dead)
+        return;
+    c->dead = 1;
+    if (c->is_stream) {
+        g.open_streams--;
+        c->is_stream = 0;
+    }
+    timer_clear(c);
+    if (by_peer)
+        g.client_closed++;
+    else
+        g.origin_closed++;
+    log_begin("CLOSE");
+    log_addf(" conn=%" PRIu64 " by=%s sent_events=%" PRIu64
+             " open_ms=%" PRId64 " reason=%s",
+             c->id, by_peer ? "peer" : "origin", c->events_total,
+             (mono_ns() - c->opened_ns) / NS_PER_MS, reason);
+    log_end();
+    if (!by_peer)
+        drain_input(c->fd);
+    close(c->fd);
+    c->fd = -1;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        g.conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    /* Freed at the end of the loop turn: later epoll events of this batch
+     * may still point at it. */
+    c->prev = NULL;
+    c->next = g.dead;
+    g.dead = c;
+    g.open_conns--;
+}
+
+static void free_dead(void)
+{
+    while (g.dead) {
+        struct conn *c = g.dead;
+
+        g.dead = c->next;
+        buf_free(&c->in);
+        buf_free(&c->out);
+        free(c);
+    }
+}
+
+static void process_input(struct conn *c);
+
+/* Returns -1 if the connection was closed. */
+static int conn_flush(struct conn *c)
+{
+    struct buf *b = &c->out;
+
+    if (b->failed) {
+        conn_close(c, 0, "oom");
+        return -1;
+    }
+    while (b->off < b->len) {
+        ssize_t n = send(c->fd, b->p + b->off, b->len - b->off, MSG_NOSIGNAL);
+
+        if (n > 0) {
+            b->off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        conn_close(c, 1, "reset");
+        return -1;
+    }
+    if (b->off == b->len) {
+        b->off = b->len = 0;
+        /* A drained huge burst should not pin its memory forever. */
+        if (b->cap > 4 * INLINE_PAD)
+            buf_free(b);
+    }
+    return 0;
+}
+
+static void stream_reset(struct conn *c)
+{
+    memset(&c->s, 0, sizeof(c->s));
+}
+
+/* The buffered output has been fully sent: carry out what was decided. */
+static void conn_after(struct conn *c)
+{
+    enum after a = c->after;
+
+    c->after = AFTER_NONE;
+    switch (a) {
+    case AFTER_NONE:
+        return;
+    case AFTER_KEEPALIVE:
+        c->state = CS_READ;
+        timer_clear(c);
+        stream_reset(c);
+        set_interest(c, 0);
+        if (!c->in_process && c->in.len > 0)
+            process_input(c);
+        return;
+    case AFTER_GRACEFUL:
+        shutdown(c->fd, SHUT_WR);
+        c->state = CS_LINGER;
+        set_interest(c, 0);
+        timer_set(c, mono_ns() + LINGER_NS);
+        return;
+    case AFTER_ABRUPT:
+        conn_close(c, 0, c->close_reason ? c->close_reason : "abort");
+        return;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Stream generation                                                    */
+/* ------------------------------------------------------------------ */
+
+static const char *ev_tail(const struct stream *s, size_t *len)
+{
+    static const char *const tails[4] = {
+        "\"}\n\n", "\"}\n\n\r\n", "\"}\r\n\r\n", "\"}\r\n\r\n\r\n"
+    };
+    int k = (s->crlf ? 2 : 0) + (s->chunked ? 1 : 0);
+
+    *len = strlen(tails[k]);
+    return tails[k];
+}
+
+static void ev_emit(struct conn *c, const char *src, size_t n)
+{
+    struct stream *s = &c->s;
+
+    if (s->cutting) {
+        if (n > s->cut_left)
+            n = (size_t)s->cut_left;
+        s->cut_left -= n;
+    }
+    buf_append(&c->out, src, n);
+}
+
+static void ev_pad(struct conn *c, size_t n)
+{
+    struct stream *s = &c->s;
+
+    if (s->cutting && n > s->cut_left)
+        n = (size_t)s->cut_left;
+    if (buf_reserve(&c->out, n) < 0)
+        return;
+    memset(c->out.p + c->out.len, 'x', n);
+    c->out.len += n;
+    if (s->cutting)
+        s->cut_left -= n;
+    s->pad_left -= n;
+}
+
+static void emit_chunk(struct conn *c, const char *payload, size_t n)
+{
+    char hdr[24];
+    size_t h;
+
+    if (!c->s.chunked) {
+        buf_append(&c->out, payload, n);
+        return;
+    }
+    h = put_hex(hdr, n);
+    hdr[h++] = '\r';
+    hdr[h++] = '\n';
+    buf_append(&c->out, hdr, h);
+    buf_append(&c->out, payload, n);
+    buf_append(&c->out, "\r\n", 2);
+}
+
+static void emit_preamble(struct conn *c)
+{
+    struct stream *s = &c->s;
+    const char *eol = s->crlf ? "\r\n" : "\n";
+    size_t el = strlen(eol), n = 0;
+    char p[64];
+
+    if (!s->comment && !s->has_retry)
+        return;
+    if (s->comment) {
+        n += put_str(p + n, ": hello", 7);
+        n += put_str(p + n, eol, el);
+    }
+    if (s->has_retry) {
+        n += put_str(p + n, "retry: ", 7);
+        n += put_u64(p + n, s->retry);
+        n += put_str(p + n, eol, el);
+    }
+    /* The blank line dispatches nothing but lets line-framing proxies
+     * forward the preamble without waiting for the first event. */
+    n += put_str(p + n, eol, el);
+    emit_chunk(c, p, n);
+}
+
+/* Writes the event's chunk header and everything up to the pad. */
+static void ev_start(struct conn *c)
+{
+    struct stream *s = &c->s;
+    const char *eol = s->crlf ? "\r\n" : "\n";
+    size_t el = strlen(eol), tail_len, hl = 0;
+    char head[48 + 4 * 24 + MAX_NAME + 64];
+    char *p = head + 24;    /* room in front for the chunk-size line */
+    char *begin = p;
+    uint64_t payload;
+
+    s->cur_id = s->next_id;
+    s->pad_total = (s->has_huge && s->cur_id == s->huge_id) ? s->huge : s->pad;
+    s->pad_left = s->pad_total;
+    if (!s->noid) {
+        hl += put_str(p + hl, "id: ", 4);
+        hl += put_u64(p + hl, s->cur_id);
+        hl += put_str(p + hl, eol, el);
+    }
+    hl += put_str(p + hl, "data: {\"id\":", 12);
+    hl += put_u64(p + hl, s->cur_id);
+    hl += put_str(p + hl, ",\"t\":", 5);
+    hl += put_u64(p + hl, (uint64_t)mono_ns());
+    hl += put_str(p + hl, ",\"origin\":\"", 11);
+    hl += put_str(p + hl, g.name, strlen(g.name));
+    hl += put_str(p + hl, "\",\"pad\":\"", 9);
+    ev_tail(s, &tail_len);
+    if (s->chunked) {
+        char hx[24];
+        size_t xn;
+
+        payload = hl + s->pad_total + tail_len - 2;
+        xn = put_hex(hx, payload);
+        hx[xn++] = '\r';
+        hx[xn++] = '\n';
+        begin = p - xn;
+        memcpy(begin, hx, xn);
+        hl += xn;
+    }
+    if (s->cutting)
+        s->cut_left = (hl + s->pad_total + tail_len) / 2;
+    s->in_event = 1;
+    ev_emit(c, begin, hl);
+}
+
+/* 1: event complete; 0: paused until the socket drains; -1: cut short. */
+static int ev_continue(struct conn *c)
+{
+    struct stream *s = &c->s;
+    int progressive = s->pad_total > INLINE_PAD;
+    const char *tail;
+    size_t tail_len;
+
+    while (s->pad_left > 0) {
+        uint64_t n = s->pad_left;
+
+        if (c->out.failed)
+            return 0;
+        if (s->cutting && s->cut_left == 0)
+            return -1;
+        if (progressive) {
+            size_t pend = buf_pending(&c->out);
+
+            if (pend >= g.low_water)
+                return 0;
+            if (n > g.low_water - pend)
+                n = g.low_water - pend;
+        }
+        ev_pad(c, (size_t)n);
+    }
+    if (s->cutting && s->cut_left == 0)
+        return -1;
+    tail = ev_tail(s, &tail_len);
+    ev_emit(c, tail, tail_len);
+    s->in_event = 0;
+    return s->cutting ? -1 : 1;
+}
+
+static void ev_done(struct conn *c, int64_t now)
+{
+    struct stream *s = &c->s;
+    uint64_t id = s->cur_id;
+
+    s->sent++;
+    c->events_total++;
+    g.events_sent++;
+    s->next_id = id + 1;
+    if (s->close_after && s->sent == s->close_after) {
+        if (!s->close_mid) {
+            c->after = AFTER_ABRUPT;
+            c->close_reason = "close_after";
+            return;
+        }
+        s->cutting = 1;
+    }
+    if (s->has_gap && id == s->gap_id) {
+        s->next_due = now + (int64_t)s->gap_ns;
+    } else if (s->interval_ns) {
+        s->next_due += (int64_t)s->interval_ns;
+        /* Having fallen far behind means we were stalled, not that the
+         * client wants a burst. */
+        if (now - s->next_due > SLIP_NS)
+            s->next_due = now;
+    }
+}
+
+static void stream_end(struct conn *c)
+{
+    struct stream *s = &c->s;
+
+    if (s->cutting) {
+        c->after = AFTER_ABRUPT;
+        c->close_reason = "close_mid";
+        return;
+    }
+    if (s->chunked)
+        buf_append(&c->out, "0\r\n\r\n", 5);
+    if (c->is_stream) {
+        g.open_streams--;
+        c->is_stream = 0;
+    }
+    log_begin("END");
+    log_addf(" conn=%" PRIu64 " sent_events=%" PRIu64 " last_id=%" PRIu64,
+             c->id, s->sent, s->next_id - 1);
+    log_end();
+    c->close_reason = "done";
+    c->after = c->keep ? AFTER_KEEPALIVE : AFTER_GRACEFUL;
+}
+
+/* Decides which wake-up (timer or writability) the stream waits for. */
+static void stream_arm(struct conn *c, int64_t now)
+{
+    struct stream *s = &c->s;
+    int want_out = buf_pending(&c->out) > 0;
+
+    if (s->parked) {
+        timer_clear(c);
+    } else if (s->in_event) {
+        timer_clear(c);
+        want_out = 1;
+    } else if (now < s->next_due || s->interval_ns) {
+        timer_set(c, s->next_due);
+    } else {
+        timer_clear(c);
+        want_out = 1;
+    }
+    set_interest(c, want_out);
+}
+
+static void stream_pump(struct conn *c)
+{
+    struct stream *s = &c->s;
+    int64_t now = mono_ns();
+    unsigned budget = PASS_EVENTS;
+
+    if (c->after == AFTER_NONE && g.mode == MODE_SILENT) {
+        s->parked = 1;
+    } else if (c->after == AFTER_NONE) {
+        s->parked = 0;
+        if (!s->preamble_done) {
+            emit_preamble(c);
+            s->preamble_done = 1;
+        }
+        for (;;) {
+            if (s->in_event) {
+                int r = ev_continue(c);
+
+                if (r == 0)
+                    break;
+                if (r < 0) {
+                    c->after = AFTER_ABRUPT;
+                    c->close_reason = "close_mid";
+                    break;
+                }
+                ev_done(c, now);
+                if (c->after != AFTER_NONE)
+                    break;
+                continue;
+            }
+            if (s->has_end && s->next_id >= s->end_id) {
+                stream_end(c);
+                break;
+            }
+            if (now < s->next_due || budget == 0)
+                break;
+            if (s->interval_ns == 0 && buf_pending(&c->out) >= g.low_water)
+                break;
+            budget--;
+            ev_start(c);
+        }
+    }
+    if (conn_flush(c) < 0)
+        return;
+    if (buf_pending(&c->out) > g.max_buffer) {
+        conn_close(c, 0, "slow");
+        return;
+    }
+    if (c->after != AFTER_NONE) {
+        if (buf_pending(&c->out) == 0)
+            conn_after(c);
+        else
+            set_interest(c, 1);
+        return;
+    }
+    stream_arm(c, now);
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP requests                                                        */
+/* ------------------------------------------------------------------ */
+
+struct req {
+    struct slice method, target, path, query, body;
+    int minor;
+    int keepalive;
+    struct slice host, accept, accept_enc, xff, ua, lei, connection;
+    size_t total;           /* bytes of head and body */
+};
+
+enum { PARSE_OK = 0, PARSE_MORE = 1 };
+
+static int is_tchar(unsigned char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+        || (ch >= '0' && ch <= '9'))
+        return 1;
+    return ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static int is_vchar_or_ws(unsigned char ch)
+{
+    return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+}
+
+/* Next line of [*cur, end), without its LF or CRLF. */
+static int next_line(const char **cur, const char *end, struct slice *line)
+{
+    const char *p = *cur, *nl;
+
+    if (p >= end)
+        return -1;
+    nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl)
+        return -1;
+    line->p = p;
+    line->n = (size_t)(nl - p);
+    if (line->n && p[line->n - 1] == '\r')
+        line->n--;
+    *cur = nl + 1;
+    return 0;
+}
+
+static int parse_request_line(struct slice l, struct req *r)
+{
+    size_t i = 0, t0;
+
+    while (i < l.n && is_tchar((unsigned char)l.p[i]))
+        i++;
+    if (i == 0 || i > 32 || i >= l.n || l.p[i] != ' ')
+        return 400;
+    r->method.p = l.p;
+    r->method.n = i;
+    t0 = ++i;
+    while (i < l.n && (unsigned char)l.p[i] > 0x20 && (unsigned char)l.p[i] < 0x7f)
+        i++;
+    if (i == t0 || i >= l.n || l.p[i] != ' ')
+        return 400;
+    r->target.p = l.p + t0;
+    r->target.n = i - t0;
+    i++;
+    if (l.n - i != 8 || memcmp(l.p + i, "HTTP/", 5) != 0
+        || l.p[i + 5] < '0' || l.p[i + 5] > '9' || l.p[i + 6] != '.'
+        || l.p[i + 7] < '0' || l.p[i + 7] > '9')
+        return 400;
+    if (l.p[i + 5] != '1')
+        return 505;
+    r->minor = l.p[i + 7] == '0' ? 0 : 1;
+    return 0;
+}
+
+/* Splits the target into path and query; absolute-form is accepted. */
+static int split_target(struct req *r)
+{
+    const char *p = r->target.p, *end = p + r->target.n, *q;
+
+    if (r->target.n >= 7 && memcmp(p, "http://", 7) == 0)
+        p += 7;
+    else if (r->target.n >= 8 && memcmp(p, "https://", 8) == 0)
+        p += 8;
+    if (p != r->target.p) {
+        p = memchr(p, '/', (size_t)(end - p));
+        if (!p) {
+            r->path.p = "/";
+            r->path.n = 1;
+            r->query.p = NULL;
+            return 0;
+        }
+    }
+    if (*p != '/')
+        return 400;
+    q = memchr(p, '?', (size_t)(end - p));
+    r->path.p = p;
+    r->path.n = (size_t)((q ? q : end) - p);
+    if (q) {
+        r->query.p = q + 1;
+        r->query.n = (size_t)(end - q - 1);
+    }
+    return 0;
+}
+
+static int parse_header(struct slice l, struct req *r, uint64_t *clen,
+                        int *have_clen, int *have_te)
+{
+    struct slice name, val;
+    size_t i = 0, k;
+
+    if (l.n == 0 || is_ows(l.p[0]))
+        return 400;             /* obsolete line folding is refused */
+    while (i < l.n && is_tchar((unsigned char)l.p[i]))
+        i++;
+    if (i == 0 || i >= l.n || l.p[i] != ':')
+        return 400;
+    name.p = l.p;
+    name.n = i;
+    val.p = l.p + i + 1;
+    val.n = l.n - i - 1;
+    for (k = 0; k < val.n; k++)
+        if (!is_vchar_or_ws((unsigned char)val.p[k]))
+            return 400;
+    val = slice_trim(val);
+    if (slice_ieq(name, "host")) {
+        if (!r->host.p)
+            r->host = val;
+    } else if (slice_ieq(name, "accept")) {
+        if (!r->accept.p)
+            r->accept = val;
+    } else if (slice_ieq(name, "accept-encoding")) {
+        if (!r->accept_enc.p)
+            r->accept_enc = val;
+    } else if (slice_ieq(name, "x-forwarded-for")) {
+        if (!r->xff.p)
+            r->xff = val;
+    } else if (slice_ieq(name, "user-agent")) {
+        if (!r->ua.p)
+            r->ua = val;
+    } else if (slice_ieq(name, "last-event-id")) {
+        if (!r->lei.p)
+            r->lei = val;
+    } else if (slice_ieq(name, "connection")) {
+        if (!r->connection.p)
+            r->connection = val;
+    } else if (slice_ieq(name, "transfer-encoding")) {
+        *have_te = 1;
+    } else if (slice_ieq(name, "content-length")) {
+        uint64_t v;
+
+        if (parse_u64(val.p, val.n, &v) < 0 || (*have_clen && v != *clen))
+            return 400;
+        *clen = v;
+        *have_clen = 1;
+    }
+    return 0;
+}
+
+/*
+ * PARSE_OK, PARSE_MORE or the HTTP status to refuse the request with.
+ * Bodies are accepted only with Content-Length up to MAX_BODY (they are
+ * read so the connection stays in sync); chunked request bodies are not.
+ */
+static int parse_request(struct conn *c, struct req *r)
+{
+    const char *p = c->in.p, *cur, *hend;
+    size_t n = c->in.len, i, end = 0;
+    uint64_t clen = 0;
+    int have_clen = 0, have_te = 0, rc;
+    struct slice l;
+
+    memset(r, 0, sizeof(*r));
+    for (i = c->scan_pos; i < n; i++) {
+        if (p[i] != '\n')
+            continue;
+        if (i + 1 < n && p[i + 1] == '\n') {
+            end = i + 2;
+            break;
+        }
+        if (i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n') {
+            end = i + 3;
+            break;
+        }
+    }
+    if (!end) {
+        c->scan_pos = n >= 2 ? n - 2 : 0;
+        return n >= MAX_HEAD ? 431 : PARSE_MORE;
+    }
+    c->scan_pos = end >= 3 ? end - 3 : 0;
+    if (end > MAX_HEAD)
+        return 431;
+    cur = p;
+    hend = p + end;
+    if (next_line(&cur, hend, &l) < 0)
+        return 400;
+    if ((rc = parse_request_line(l, r)) != 0)
+        return rc;
+    if ((rc = split_target(r)) != 0)
+        return rc;
+    while (next_line(&cur, hend, &l) == 0 && l.n > 0)
+        if ((rc = parse_header(l, r, &clen, &have_clen, &have_te)) != 0)
+            return rc;
+    if (have_te)
+        return 501;
+    if (clen > MAX_BODY)
+        return 413;
+    if (n < end + clen)
+        return PARSE_MORE;
+    r->body.p = p + end;
+    r->body.n = (size_t)clen;
+    r->total = end + (size_t)clen;
+    if (r->minor >= 1)
+        r->keepalive = !has_token(r->connection, "close");
+    else
+        r->keepalive = has_token(r->connection, "keep-alive");
+    return PARSE_OK;
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Content Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Status";
+    }
+}
+
+static int no_body_status(int status)
+{
+    return status == 204 || status == 304;
+}
+
+/* Queues a complete response; the caller flushes.  r may be NULL when the
+ * request could not be parsed, which always closes the connection. */
+static void respond(struct conn *c, const struct req *r, int status,
+                    const char *ctype, const char *extra,
+                    const char *body, size_t body_len, int force_close)
+{
+    int keep = r && r->keepalive && !force_close;
+    int head = r && slice_eq(r->method, "HEAD");
+
+    buf_printf(&c->out, "HTTP/1.1 %d %s\r\nX-Origin-Name: %s\r\n"
+               "Server: sse-origin\r\n%s",
+               status, reason_phrase(status), g.name, extra ? extra : "");
+    if (!no_body_status(status))
+        buf_printf(&c->out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+                   ctype, body_len);
+    if (!keep)
+        buf_printf(&c->out, "Connection: close\r\n");
+    else if (r->minor == 0)
+        buf_printf(&c->out, "Connection: keep-alive\r\n");
+    buf_append(&c->out, "\r\n", 2);
+    if (!head && !no_body_status(status))
+        buf_append(&c->out, body, body_len);
+    c->state = CS_RESP;
+    c->after = keep ? AFTER_KEEPALIVE : AFTER_GRACEFUL;
+    c->close_reason = keep ? NULL : "response";
+    log_begin("RESP");
+    log_addf(" conn=%" PRIu64 " status=%d", c->id, status);
+    log_end();
+}
+
+static void respond_text(struct conn *c, const struct req *r, int status,
+                         const char *text, int force_close)
+{
+    respond(c, r, status, "text/plain", NULL, text, strlen(text), force_close);
+}
+
+static void respond_status(struct conn *c, const struct req *r, int status)
+{
+    char body[64];
+
+    snprintf(body, sizeof(body), "status %d\n", status);
+    respond_text(c, r, status, body, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Query strings                                                        */
+/* ------------------------------------------------------------------ */
+
+struct qparam {
+    struct slice key, val;
+};
+
+static int query_next(struct slice *q, struct qparam *out)
+{
+    const char *amp, *eq;
+    struct slice item;
+
+    while (q->p && q->n > 0) {
+        amp = memchr(q->p, '&', q->n);
+        item.p = q->p;
+        item.n = amp ? (size_t)(amp - q->p) : q->n;
+        q->p += item.n + (amp ? 1 : 0);
+        q->n -= item.n + (amp ? 1 : 0);
+        if (item.n == 0)
+            continue;
+        eq = memchr(item.p, '=', item.n);
+        out->key.p = item.p;
+        out->key.n = eq ? (size_t)(eq - item.p) : item.n;
+        out->val.p = eq ? eq + 1 : item.p + item.n;
+        out->val.n = eq ? item.n - out->key.n - 1 : 0;
+        return 1;
+    }
+    return 0;
+}
+
+static int param_u64(struct qparam *qp, uint64_t max, uint64_t *out)
+{
+    char tmp[64];
+    size_t n;
+
+    if (qp->val.n >= sizeof(tmp))
+        return -1;
+    n = pct_decode(tmp, qp->val.p, qp->val.n);
+    if (parse_u64(tmp, n, out) < 0 || *out > max)
+        return -1;
+    return 0;
+}
+
+static int param_bool(struct qparam *qp, int *out)
+{
+    struct slice v = qp->val;
+
+    if (v.n == 0 || slice_eq(v, "1") || slice_ieq(v, "true") || slice_ieq(v, "yes")) {
+        *out = 1;
+        return 0;
+    }
+    if (slice_eq(v, "0") || slice_ieq(v, "false") || slice_ieq(v, "no")) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static int param_rate(struct qparam *qp, double *out)
+{
+    char tmp[64], *end;
+    size_t n;
+    double v;
+
+    if (qp->val.n == 0 || qp->val.n >= sizeof(tmp))
+        return -1;
+    n = pct_decode(tmp, qp->val.p, qp->val.n);
+    v = strtod(tmp, &end);
+    if (end != tmp + n || !isfinite(v) || v < 0 || v > MAX_RATE)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+struct sopts {
+    double rate;
+    uint64_t count, size, start, first_delay_ms, silent_ms;
+    uint64_t gap_after, gap_ms, status, close_after, huge, huge_at, retry;
+    int has_count, has_gap_after, has_gap_ms, has_status, has_huge, has_retry;
+    int noid, close_mid, comment, crlf, te_close;
+    char type[MAX_TYPE];
+};
+
+/* Fills o from the query; on a bad value writes a message into err. */
+static int parse_stream_opts(struct slice q, struct sopts *o, char *err,
+                             size_t errlen)
+{
+    struct qparam qp;
+    int bad = 0;
+
+    memset(o, 0, sizeof(*o));
+    o->rate = 1;
+    o->start = 1;
+    o->huge_at = 1;
+    while (!bad && query_next(&q, &qp)) {
+        struct slice k = qp.key;
+
+        if (slice_eq(k, "rate"))
+            bad = param_rate(&qp, &o->rate);
+        else if (slice_eq(k, "count"))
+            bad = param_u64(&qp, UINT64_MAX, &o->count), o->has_count = 1;
+        else if (slice_eq(k, "size"))
+            bad = param_u64(&qp, (uint64_t)1 << 40, &o->size);
+        else if (slice_eq(k, "start"))
+            bad = param_u64(&qp, UINT64_MAX / 2, &o->start);
+        else if (slice_eq(k, "first_delay_ms"))
+            bad = param_u64(&qp, MAX_MS, &o->first_delay_ms);
+        else if (slice_eq(k, "silent_ms"))
+            bad = param_u64(&qp, MAX_MS, &o->silent_ms);
+        else if (slice_eq(k, "gap_after"))
+            bad = param_u64(&qp, UINT64_MAX / 2, &o->gap_after), o->has_gap_after = 1;
+        else if (slice_eq(k, "gap_ms"))
+            bad = param_u64(&qp, MAX_MS, &o->gap_ms), o->has_gap_ms = 1;
+        else if (slice_eq(k, "status"))
+            bad = param_u64(&qp, 599, &o->status) || o->status < 200,
+            o->has_status = 1;
+        else if (slice_eq(k, "close_after"))
+            bad = param_u64(&qp, UINT64_MAX, &o->close_after);
+        else if (slice_eq(k, "huge"))
+            bad = param_u64(&qp, (uint64_t)1 << 40, &o->huge), o->has_huge = 1;
+        else if (slice_eq(k, "huge_at"))
+            bad = param_u64(&qp, UINT64_MAX / 2, &o->huge_at) || o->huge_at == 0;
+        else if (slice_eq(k, "retry"))
+            bad = param_u64(&qp, MAX_MS, &o->retry), o->has_retry = 1;
+        else if (slice_eq(k, "noid"))
+            bad = param_bool(&qp, &o->noid);
+        else if (slice_eq(k, "close_mid"))
+            bad = param_bool(&qp, &o->close_mid);
+        else if (slice_eq(k, "comment"))
+            bad = param_bool(&qp, &o->comment);
+        else if (slice_eq(k, "crlf"))
+            bad = param_bool(&qp, &o->crlf);
+        else if (slice_eq(k, "te"))
+            o->te_close = slice_eq(qp.val, "close");
+        else if (slice_eq(k, "type")) {
+            size_t i, n;
+
+            if (qp.val.n == 0 || qp.val.n >= sizeof(o->type)) {
+                bad = 1;
+            } else {
+                n = pct_decode(o->type, qp.val.p, qp.val.n);
+                for (i = 0; i < n; i++)
+                    if ((unsigned char)o->type[i] < 0x20 || o->type[i] == 0x7f)
+                        bad = 1;
+            }
+        }
+        /* Unknown parameters are ignored so that cache-busters pass. */
+        if (bad)
+            snprintf(err, errlen, "bad value for %.*s\n", (int)k.n, k.p);
+    }
+    if (!bad && o->has_gap_after && o->gap_after == 0) {
+        snprintf(err, errlen, "gap_after counts from 1\n");
+        bad = 1;
+    }
+    return bad ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Endpoints                                                            */
+/* ------------------------------------------------------------------ */
+
+static void start_stream(struct conn *c, const struct req *r)
+{
+    struct sopts o;
+    struct stream *s = &c->s;
+    char err[128];
+    uint64_t lei;
+    int keep, head = slice_eq(r->method, "HEAD");
+    int64_t now = mono_ns();
+
+    if (parse_stream_opts(r->query, &o, err, sizeof(err)) < 0) {
+        respond_text(c, r, 400, err, 0);
+        return;
+    }
+    if (o.has_status) {
+        respond_status(c, r, (int)o.status);
+        return;
+    }
+    stream_reset(c);
+    s->chunked = r->minor >= 1 && !o.te_close;
+    keep = s->chunked && r->keepalive;
+    buf_printf(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+               "Cache-Control: no-cache\r\nX-Origin-Name: %s\r\n"
+               "Server: sse-origin\r\n%s%s\r\n",
+               o.type[0] ? o.type : "text/event-stream", g.name,
+               s->chunked ? "Transfer-Encoding: chunked\r\n" : "",
+               keep ? "" : "Connection: close\r\n");
+    c->after = AFTER_NONE;
+    c->close_reason = NULL;
+    if (head) {
+        c->state = CS_RESP;
+        c->after = keep ? AFTER_KEEPALIVE : AFTER_GRACEFUL;
+        c->close_reason = keep ? NULL : "response";
+        log_begin("RESP");
+        log_addf(" conn=%" PRIu64 " status=200 head=1", c->id);
+        log_end();
+        return;
+    }
+    s->start = o.start;
+    s->next_id = o.start;
+    if (r->lei.p && parse_u64(r->lei.p, r->lei.n, &lei) == 0 && lei < UINT64_MAX)
+        s->next_id = lei + 1;
+    s->has_end = o.has_count;
+    s->end_id = o.count > UINT64_MAX - o.start ? UINT64_MAX : o.start + o.count;
+    s->interval_ns = 0;
+    if (o.rate > 0) {
+        double iv = 1e9 / o.rate;
+
+        s->interval_ns = iv < 1 ? 1 : (uint64_t)llround(iv);
+    }
+    s->pad = o.size;
+    s->has_huge = o.has_huge;
+    s->huge = o.huge;
+    s->huge_id = o.start + o.huge_at - 1;
+    s->has_gap = o.has_gap_after || o.has_gap_ms;
+    s->gap_id = o.start + (o.has_gap_after ? o.gap_after : 1) - 1;
+    s->gap_ns = (o.has_gap_ms ? o.gap_ms : 1000) * (uint64_t)NS_PER_MS;
+    s->close_after = o.close_after;
+    s->close_mid = o.close_mid && o.close_after > 0;
+    s->noid = o.noid;
+    s->crlf = o.crlf;
+    s->comment = o.comment;
+    s->has_retry = o.has_retry;
+    s->retry = o.retry;
+    s->next_due = now + (int64_t)((o.first_delay_ms + o.silent_ms) * NS_PER_MS);
+    c->state = CS_STREAM;
+    c->is_stream = 1;
+    c->keep = keep;
+    c->close_reason = NULL;
+    g.open_streams++;
+    g.total_streams++;
+    log_begin("STREAM");
+    log_addf(" conn=%" PRIu64 " first_id=%" PRIu64 " rate=%g chunked=%d",
+             c->id, s->next_id, o.rate, s->chunked);
+    if (s->has_end)
+        log_addf(" end_id=%" PRIu64, s->end_id);
+    log_end();
+}
+
+static size_t stats_json(char *dst, size_t cap)
+{
+    char lei[MAX_LEI_KEEP * 6 + 3];
+    char revert[32];
+    int n;
+
+    if (g.have_lei) {
+        size_t k;
+
+        lei[0] = '"';
+        k = json_escape(lei + 1, sizeof(lei) - 2, g.last_lei, strlen(g.last_lei));
+        lei[k + 1] = '"';
+        lei[k + 2] = '\0';
+    } else {
+        strcpy(lei, "null");
+    }
+    if (g.revert_at) {
+        int64_t left = (g.revert_at - mono_ns()) / NS_PER_MS;
+
+        snprintf(revert, sizeof(revert), "%" PRId64, left > 0 ? left : 0);
+    } else {
+        strcpy(revert, "null");
+    }
+    n = snprintf(dst, cap,
+                 "{\"name\":\"%s\",\"port\":%u,\"mode\":\"%s\",\"status\":%d,"
+                 "\"revert_in_ms\":%s,\"open_streams\":%" PRIu64
+                 ",\"open_connections\":%" PRIu64 ",\"total_streams\":%" PRIu64
+                 ",\"total_requests\":%" PRIu64 ",\"events_sent\":%" PRIu64
+                 ",\"client_closed\":%" PRIu64 ",\"origin_closed\":%" PRIu64
+                 ",\"last_event_id\":%s}\n",
+                 g.name, g.port, mode_names[g.mode], g.status_code, revert,
+                 g.open_streams, g.open_conns, g.total_streams, g.total_requests,
+                 g.events_sent, g.client_closed, g.origin_closed, lei);
+    return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
+}
+
+static const char cors_headers[] =
+    "Access-Control-Allow-Origin: *\r\nCache-Control: no-store\r\n";
+
+static void respond_stats(struct conn *c, const struct req *r, int force_close)
+{
+    char body[MAX_LEI_KEEP * 6 + 1024];
+    size_t n = stats_json(body, sizeof(body));
+
+    respond(c, r, 200, "application/json", cors_headers, body, n, force_close);
+}
+
+static void listen_close(void);
+static int listen_open(void);
+static void set_mode(enum mode m, int status, uint64_t for_ms, int has_for,
+                     const char *why, struct conn *keep);
+
+static int parse_mode(struct slice v, enum mode *out)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+        if (slice_eq(v, mode_names[i])) {
+            *out = (enum mode)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void respond_json_error(struct conn *c, const struct req *r,
+                               const char *msg)
+{
+    char body[160];
+    int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", msg);
+
+    respond(c, r, 400, "application/json", cors_headers, body, (size_t)n, 0);
+}
+
+/* Control parameters may come in the query or as a form body. */
+static void handle_control(struct conn *c, const struct req *r)
+{
+    struct slice srcs[2];
+    struct qparam qp;
+    enum mode m = g.mode;
+    uint64_t status = (uint64_t)g.status_code, for_ms = 0;
+    int has_mode = 0, has_status = 0, has_for = 0, i;
+
+    srcs[0] = r->query;
+    srcs[1] = r->body;
+    for (i = 0; i < 2; i++) {
+        struct slice q = srcs[i];
+
+        while (query_next(&q, &qp)) {
+            if (slice_eq(qp.key, "mode")) {
+                if (parse_mode(qp.val, &m) < 0) {
+                    respond_json_error(c, r, "unknown mode");
+                    return;
+                }
+                has_mode = 1;
+            } else if (slice_eq(qp.key, "status")) {
+                if (param_u64(&qp, 599, &status) < 0 || status < 200) {
+                    respond_json_error(c, r, "bad status");
+                    return;
+                }
+                has_status = 1;
+            } else if (slice_eq(qp.key, "for_ms")) {
+                if (param_u64(&qp, MAX_MS, &for_ms) < 0) {
+                    respond_json_error(c, r, "bad for_ms");
+                    return;
+                }
+                has_for = 1;
+            }
+        }
+    }
+    if (has_mode && m == MODE_STATUS && !has_status)
+        status = 503;
+    if (has_mode || has_status || has_for)
+        set_mode(m, (int)status, for_ms, has_for, "request", c);
+    /* In down mode this connection is the last one; it closes after the
+     * answer. */
+    respond_stats(c, r, g.mode == MODE_DOWN);
+}
+
+enum route { R_NONE, R_HEALTH, R_STATS, R_CONTROL, R_EVENTS };
+
+static enum route route_of(struct slice path)
+{
+    const char *last;
+    struct slice seg;
+
+    if (slice_eq(path, "/health"))
+        return R_HEALTH;
+    if (slice_eq(path, "/stats"))
+        return R_STATS;
+    if (slice_eq(path, "/control"))
+        return R_CONTROL;
+    last = path.p + path.n;
+    while (last > path.p && last[-1] != '/')
+        last--;
+    seg.p = last;
+    seg.n = (size_t)(path.p + path.n - last);
+    if (slice_eq(seg, "events") || slice_eq(seg, "stream"))
+        return R_EVENTS;
+    return R_NONE;
+}
+
+static void remember_lei(struct slice lei)
+{
+    size_t n = lei.n < MAX_LEI_KEEP ? lei.n : MAX_LEI_KEEP;
+
+    memcpy(g.last_lei, lei.p, n);
+    g.last_lei[n] = '\0';
+    g.have_lei = 1;
+}
+
+static void log_request(struct conn *c, const struct req *r)
+{
+    if (g.log_fd < 0)
+        return;
+    log_begin("REQ");
+    log_addf(" conn=%" PRIu64, c->id);
+    log_val("method", r->method);
+    log_val("path", r->target);
+    log_addf(" http=1.%d", r->minor);
+    log_val("last_event_id", r->lei);
+    log_val("host", r->host);
+    log_val("accept", r->accept);
+    log_val("accept_encoding", r->accept_enc);
+    log_val("xff", r->xff);
+    log_val("ua", r->ua);
+    log_end();
+}
+
+static void handle_request(struct conn *c, const struct req *r)
+{
+    enum route rt = route_of(r->path);
+    int get = slice_eq(r->method, "GET"), head = slice_eq(r->method, "HEAD");
+    int post = slice_eq(r->method, "POST");
+
+    g.total_requests++;
+    if (r->lei.p)
+        remember_lei(r->lei);
+    log_request(c, r);
+    if (g.mode == MODE_REFUSE && rt != R_CONTROL && rt != R_STATS) {
+        conn_close(c, 0, "refused");
+        return;
+    }
+    if (slice_eq(r->method, "OPTIONS")) {
+        respond(c, r, 204, "text/plain",
+                "Access-Control-Allow-Origin: *\r\n"
+                "Access-Control-Allow-Methods: GET, HEAD, POST, OPTIONS\r\n"
+                "Access-Control-Allow-Headers: *\r\n"
+                "Access-Control-Max-Age: 600\r\n", "", 0, 0);
+        return;
+    }
+    if (!get && !head && !(post && rt == R_CONTROL)) {
+        respond(c, r, 405, "text/plain",
+                "Allow: GET, HEAD, POST, OPTIONS\r\n",
+                "method not allowed\n", 19, 0);
+        return;
+    }
+    switch (rt) {
+    case R_HEALTH:
+        if (g.mode == MODE_STATUS)
+            respond_status(c, r, g.status_code);
+        else
+            respond_text(c, r, 200, "ok\n", 0);
+        return;
+    case R_STATS:
+        respond_stats(c, r, 0);
+        return;
+    case R_CONTROL:
+        handle_control(c, r);
+        return;
+    case R_EVENTS:
+        if (g.mode == MODE_STATUS)
+            respond_status(c, r, g.status_code);
+        else
+            start_stream(c, r);
+        return;
+    case R_NONE:
+        break;
+    }
+    respond_text(c, r, 404, "not found\n", 0);
+}
+
+/* Sends what handle_request() queued and moves the connection on. */
+static void conn_kick(struct conn *c)
+{
+    if (c->dead)
+        return;
+    if (c->state == CS_STREAM) {
+        stream_pump(c);
+        return;
+    }
+    if (conn_flush(c) < 0)
+        return;
+    if (buf_pending(&c->out) > 0) {
+        set_interest(c, 1);
+        return;
+    }
+    conn_after(c);
+}
+
+static void consume_input(struct conn *c, size_t n)
+{
+    struct buf *b = &c->in;
+
+    memmove(b->p, b->p + n, b->len - n);
+    b->len -= n;
+    c->scan_pos = 0;
+    if (b->len == 0 && b->cap > 4096)
+        buf_free(b);
+}
+
+static void process_input(struct conn *c)
+{
+    c->in_process = 1;
+    while (!c->dead && c->state == CS_READ && c->in.len > 0) {
+        struct req r;
+        size_t skip = 0;
+        int rc;
+
+        /* Stray line ends between requests are tolerated. */
+        while (skip < c->in.len && (c->in.p[skip] == '\r' || c->in.p[skip] == '\n'))
+            skip++;
+        if (skip) {
+            consume_input(c, skip);
+            continue;
+        }
+        rc = parse_request(c, &r);
+        if (rc == PARSE_MORE)
+            break;
+        if (rc != PARSE_OK) {
+            char msg[64];
+
+            g.total_requests++;
+            snprintf(msg, sizeof(msg), "%s\n", reason_phrase(rc));
+            respond_text(c, NULL, rc, msg, 1);
+            c->close_reason = "bad_request";
+            c->in.len = 0;
+            conn_kick(c);
+            break;
+        }
+        handle_request(c, &r);
+        if (c->dead)
+            break;
+        consume_input(c, r.total);
+        conn_kick(c);
+    }
+    if (!c->dead)
+        c->in_process = 0;
+}
+
+static void on_readable(struct conn *c)
+{
+    struct buf *b = &c->in;
+    ssize_t n;
+
+    if (c->state == CS_LINGER) {
+        char tmp[4096];
+
+        n = recv(c->fd, tmp, sizeof(tmp), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            conn_close(c, 0, c->close_reason ? c->close_reason : "done");
+        return;
+    }
+    if (b->len >= MAX_IN) {
+        /* Only possible outside CS_READ: the peer keeps sending while we
+         * are busy answering. */
+        conn_close(c, 0, "input_overflow");
+        return;
+    }
+    if (buf_reserve(b, b->len < 1024 ? 1024 : b->len) < 0) {
+        conn_close(c, 0, "oom");
+        return;
+    }
+    {
+        size_t room = b->cap - b->len;
+
+        if (room > MAX_IN - b->len)
+            room = MAX_IN - b->len;
+        n = recv(c->fd, b->p + b->len, room, 0);
+    }
+    if (n == 0) {
+        conn_close(c, 1, "eof");
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            conn_close(c, 1, "reset");
+        return;
+    }
+    b->len += (size_t)n;
+    if (c->state == CS_READ)
+        process_input(c);
+}
+
+static void on_writable(struct conn *c)
+{
+    if (conn_flush(c) < 0)
+        return;
+    if (buf_pending(&c->out) > 0)
+        return;
+    if (c->after != AFTER_NONE) {
+        conn_after(c);
+        return;
+    }
+    if (c->state == CS_STREAM) {
+        stream_pump(c);
+        return;
+    }
+    set_interest(c, 0);
+}
+
+static void on_conn_event(struct conn *c, uint32_t ev)
+{
+    if (c->dead)
+        return;
+    if (ev & EPOLLERR) {
+        conn_close(c, 1, "reset");
+        return;
+    }
+    if (ev & EPOLLIN) {
+        on_readable(c);
+        if (c->dead)
+            return;
+    } else if (ev & (EPOLLHUP | EPOLLRDHUP)) {
+        conn_close(c, 1, "hup");
+        return;
+    }
+    if ((ev & EPOLLOUT) && !c->dead)
+        on_writable(c);
+}
+
+static void on_timer(struct conn *c)
+{
+    if (c->state == CS_LINGER)
+        conn_close(c, 0, c->close_reason ? c->close_reason : "done");
+    else if (c->state == CS_STREAM)
+        stream_pump(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listener and modes                                                   */
+/* ------------------------------------------------------------------ */
+
+static void accept_conns(void)
+{
+    int i;
+
+    for (i = 0; i < 256 && g.listen_fd >= 0; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        struct epoll_event ev;
+        struct conn *c;
+        char addr[INET6_ADDRSTRLEN] = "?";
+        unsigned port = 0;
+        int one = 1;
+        int fd = accept4(g.listen_fd, (struct sockaddr *)&ss, &sl,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
+                || errno == ENOMEM) {
+                /* Level-triggered: stop watching for a while instead of
+                 * spinning on a backlog we cannot take. */
+                epoll_ctl(g.epfd, EPOLL_CTL_DEL, g.listen_fd, NULL);
+                g.listen_paused = 1;
+                g.listen_retry_at = mono_ns() + RETRY_NS;
+                log_begin("ACCEPT_PAUSED");
+                log_addf(" errno=%d", errno);
+                log_end();
+            }
+            return;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->fd = fd;
+        c->id = ++g.next_conn_id;
+        c->heap_idx = SIZE_MAX;
+        c->opened_ns = mono_ns();
+        c->state = CS_READ;
+        c->ev_mask = EPOLLIN | EPOLLRDHUP;
+        memset(&ev, 0, sizeof(ev));
+        ev.events = c->ev_mask;
+        ev.data.ptr = c;
+        if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            close(fd);
+            free(c);
+            continue;
+        }
+        c->next = g.conns;
+        if (g.conns)
+            g.conns->prev = c;
+        g.conns = c;
+        g.open_conns++;
+        if (g.log_fd >= 0) {
+            if (ss.ss_family == AF_INET) {
+                struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+                inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
+                port = ntohs(a->sin_port);
+            } else if (ss.ss_family == AF_INET6) {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+                inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
+                port = ntohs(a->sin6_port);
+            }
+            log_begin("OPEN");
+            log_addf(" conn=%" PRIu64 " peer=%s:%u", c->id, addr, port);
+            log_end();
+        }
+    }
+}
+
+static int listen_open(void)
+{
+    struct epoll_event ev;
+    int one = 1;
+    int fd = socket(g.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&g.addr, g.addrlen) < 0
+        || listen(fd, 4096) < 0) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (g.port == 0) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        if (ss.ss_family == AF_INET)
+            g.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else
+            g.port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        /* Reopening after down mode must come back on the same port. */
+        if (g.addr.ss_family == AF_INET)
+            ((struct sockaddr_in *)&g.addr)->sin_port = htons((uint16_t)g.port);
+        else
+            ((struct sockaddr_in6 *)&g.addr)->sin6_port = htons((uint16_t)g.port);
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.ptr = &listen_tag;
+    if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        close(fd);
+        return -1;
+    }
+    g.listen_fd = fd;
+    g.listen_paused = 0;
+    return 0;
+}
+
+static void listen_close(void)
+{
+    if (g.listen_fd >= 0)
+        close(g.listen_fd);
+    g.listen_fd = -1;
+    g.listen_paused = 0;
+}
+
+/* Called when listen_retry_at expires. */
+static void listen_retry(void)
+{
+    g.listen_retry_at = 0;
+    if (g.listen_fd >= 0 && g.listen_paused) {
+        struct epoll_event ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN;
+        ev.data.ptr = &listen_tag;
+        if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, g.listen_fd, &ev) == 0)
+            g.listen_paused = 0;
+        else
+            g.listen_retry_at = mono_ns() + RETRY_NS;
+        return;
+    }
+    if (g.listen_fd < 0 && g.mode != MODE_DOWN) {
+        if (listen_open() < 0) {
+            log_begin("CONTROL");
+            log_addf(" listen_error=%d retry_ms=%lld", errno,
+                     (long long)(RETRY_NS / NS_PER_MS));
+            log_end();
+            g.listen_retry_at = mono_ns() + RETRY_NS;
+        } else {
+            log_begin("LISTEN");
+            log_addf(" port=%u", g.port);
+            log_end();
+        }
+    }
+}
+
+static void close_all(const char *reason, struct conn *keep)
+{
+    struct conn *c = g.conns, *next;
+
+    for (; c; c = next) {
+        next = c->next;
+        if (c != keep)
+            conn_close(c, 0, reason);
+    }
+}
+
+/* Streams stopped by silent mode pick up from now, not with a burst. */
+static void unpark_all(void)
+{
+    struct conn *c = g.conns, *next;
+    int64_t now = mono_ns();
+
+    for (; c; c = next) {
+        next = c->next;
+        if (c->state != CS_STREAM || !c->s.parked)
+            continue;
+        c->s.parked = 0;
+        if (c->s.next_due < now)
+            c->s.next_due = now;
+        stream_pump(c);
+    }
+}
+
+static void set_mode(enum mode m, int status, uint64_t for_ms, int has_for,
+                     const char *why, struct conn *keep)
+{
+    enum mode prev = g.mode;
+
+    g.mode = m;
+    g.status_code = status;
+    g.revert_at = (has_for && for_ms > 0 && m != MODE_NORMAL)
+                  ? mono_ns() + (int64_t)for_ms * NS_PER_MS : 0;
+    log_begin("CONTROL");
+    log_addf(" mode=%s prev=%s status=%d for_ms=%" PRIu64 " by=%s",
+             mode_names[m], mode_names[prev], status,
+             has_for ? for_ms : 0, why);
+    log_end();
+    if (m == MODE_DOWN && prev != MODE_DOWN) {
+        close_all("down", keep);
+        listen_close();
+    }
+    if (prev == MODE_DOWN && m != MODE_DOWN)
+        listen_retry();
+    if (prev == MODE_SILENT && m != MODE_SILENT)
+        unpark_all();
+}
+
+/* ------------------------------------------------------------------ */
+/* Main loop                                                            */
+/* ------------------------------------------------------------------ */
+
+static void on_signal(void)
+{
+    struct signalfd_siginfo si;
+
+    while (read(g.sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGUSR1)
+            set_mode(MODE_NORMAL, 503, 0, 0, "signal", NULL);
+        else
+            g.quit = 1;
+    }
+}
+
+static void run_timers(int64_t now)
+{
+    /* Bounded so that a stream catching up cannot monopolise a turn. */
+    size_t limit = g.heap_len + 16;
+
+    if (g.revert_at && now >= g.revert_at)
+        set_mode(MODE_NORMAL, g.status_code, 0, 0, "timer", NULL);
+    if (g.listen_retry_at && now >= g.listen_retry_at)
+        listen_retry();
+    while (g.heap_len > 0 && g.heap[0]->deadline <= now && limit-- > 0) {
+        struct conn *c = g.heap[0];
+
+        timer_clear(c);
+        on_timer(c);
+    }
+}
+
+static int next_timeout(int64_t now)
+{
+    int64_t next = INT64_MAX, ms;
+
+    if (g.heap_len)
+        next = g.heap[0]->deadline;
+    if (g.revert_at && g.revert_at < next)
+        next = g.revert_at;
+    if (g.listen_retry_at && g.listen_retry_at < next)
+        next = g.listen_retry_at;
+    if (next == INT64_MAX)
+        return -1;
+    if (next <= now)
+        return 0;
+    /* Rounded up: waking early would only mean spinning until due. */
+    ms = (next - now + NS_PER_MS - 1) / NS_PER_MS;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static void run(void)
+{
+    static struct epoll_event evs[EPOLL_BATCH];
+
+    while (!g.quit) {
+        int n, i;
+
+        run_timers(mono_ns());
+        free_dead();
+        n = epoll_wait(g.epfd, evs, EPOLL_BATCH, next_timeout(mono_ns()));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("epoll_wait");
+            break;
+        }
+        for (i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+
+            if (p == &listen_tag)
+                accept_conns();
+            else if (p == &sig_tag)
+                on_signal();
+            else
+                on_conn_event(p, evs[i].events);
+        }
+        free_dead();
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Start-up                                                             */
+/* ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sse-origin [--host 127.0.0.1] [--port N] [--port-file PATH]\n"
+            "                  [--log PATH] [--name NAME] [--max-buffer BYTES]\n");
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        /* An unlimited hard limit is not accepted by the kernel; settle
+         * for what nr_open allows. */
+        rl.rlim_cur = 1048576;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int write_port_file(const char *path)
+{
+    char tmp[4096], line[16];
+    int fd, n, ok;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid())
+        >= (int)sizeof(tmp))
+        return -1;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    n = snprintf(line, sizeof(line), "%u\n", g.port);
+    ok = write(fd, line, (size_t)n) == n;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > MAX_NAME)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+            return 0;
+    return 1;
+}
+
+static int resolve_host(const char *host)
+{
+    struct addrinfo hints, *ai;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    if (getaddrinfo(host, "0", &hints, &ai) != 0)
+        return -1;
+    memcpy(&g.addr, ai->ai_addr, ai->ai_addrlen);
+    g.addrlen = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    if (g.addr.ss_family == AF_INET)
+        ((struct sockaddr_in *)&g.addr)->sin_port = htons((uint16_t)g.port);
+    else
+        ((struct sockaddr_in6 *)&g.addr)->sin6_port = htons((uint16_t)g.port);
+    return 0;
+}
+
+static int setup_signals(void)
+{
+    struct epoll_event ev;
+    sigset_t set;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    g.sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (g.sig_fd < 0)
+        return -1;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.ptr = &sig_tag;
+    return epoll_ctl(g.epfd, EPOLL_CTL_ADD, g.sig_fd, &ev);
+}
+
+/* Accepts "--opt value" and "--opt=value". */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "sse-origin: %s needs a value\n", name);
+        exit(2);
+    }
+    return argv[++*i];
+}
+
+static void parse_args(int argc, char **argv, const char **port_file,
+                       const char **log_path)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *v;
+        uint64_t u;
+
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            exit(0);
+        } else if ((v = opt_value(argc, argv, &i, "--host"))) {
+            g.host = v;
+        } else if ((v = opt_value(argc, argv, &i, "--port"))) {
+            if (parse_u64(v, strlen(v), &u) < 0 || u > 65535)
+                goto bad;
+            g.port = (unsigned)u;
+        } else if ((v = opt_value(argc, argv, &i, "--port-file"))) {
+            *port_file = v;
+        } else if ((v = opt_value(argc, argv, &i, "--log"))) {
+            *log_path = v;
+        } else if ((v = opt_value(argc, argv, &i, "--name"))) {
+            if (!valid_name(v)) {
+                fprintf(stderr, "sse-origin: --name must be 1-%d printable "
+                        "characters without quotes or backslashes\n", MAX_NAME);
+                exit(2);
+            }
+            strcpy(g.name, v);
+        } else if ((v = opt_value(argc, argv, &i, "--max-buffer"))) {
+            if (parse_u64(v, strlen(v), &u) < 0 || u < 4096
+                || u > ((uint64_t)1 << 40))
+                goto bad;
+            g.max_buffer = (size_t)u;
+        } else {
+            goto bad;
+        }
+    }
+    return;
+bad:
+    fprintf(stderr, "sse-origin: bad argument '%s'\n", argv[i]);
+    usage(stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *port_file = NULL, *log_path = NULL;
+
+    g.listen_fd = g.sig_fd = g.log_fd = -1;
+    g.host = "127.0.0.1";
+    g.max_buffer = 4 * 1024 * 1024;
+    g.status_code = 503;
+    strcpy(g.name, "origin");
+    parse_args(argc, argv, &port_file, &log_path);
+    g.low_water = g.max_buffer / 2 < INLINE_PAD ? g.max_buffer / 2 : INLINE_PAD;
+    raise_nofile();
+    if (log_path) {
+        g.log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (g.log_fd < 0) {
+            perror(log_path);
+            return 1;
+        }
+    }
+    if (resolve_host(g.host) < 0) {
+        fprintf(stderr, "sse-origin: --host must be a numeric address\n");
+        return 2;
+    }
+    g.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (g.epfd < 0 || setup_signals() < 0) {
+        perror("sse-origin: setup");
+        return 1;
+    }
+    if (listen_open() < 0) {
+        perror("sse-origin: listen");
+        return 1;
+    }
+    if (port_file && write_port_file(port_file) < 0) {
+        perror(port_file);
+        return 1;
+    }
+    if (g.addr.ss_family == AF_INET6)
+        printf("listening [%s]:%u\n", g.host, g.port);
+    else
+        printf("listening %s:%u\n", g.host, g.port);
+    fflush(stdout);
+    log_begin("LISTEN");
+    log_addf(" port=%u name=%s pid=%ld", g.port, g.name, (long)getpid());
+    log_end();
+
+    run();
+
+    close_all("shutdown", NULL);
+    free_dead();
+    listen_close();
+    log_begin("EXIT");
+    log_end();
+    free(g.heap);
+    close(g.sig_fd);
+    close(g.epfd);
+    if (g.log_fd >= 0)
+        close(g.log_fd);
+    return 0;
+}

@@ -1,0 +1,22 @@
+#ifndef SSEP_TEST_SUITES_H
+#define SSEP_TEST_SUITES_H
+
+#include <CUnit/CUnit.h>
+
+/* Each file registers its own suite; 0 on success. */
+int register_classify_suite(void);
+int register_strategy_suite(void);
+int register_quality_suite(void);
+int register_backoff_suite(void);
+int register_policy_suite(void);
+int register_parser_suite(void);
+
+/* Adds a suite with the given tests, NULL-terminated by name. */
+typedef struct {
+    const char *name;
+    CU_TestFunc fn;
+} unit_test;
+
+int add_suite(const char *name, const unit_test *tests);
+
+#endif
