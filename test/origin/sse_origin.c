@@ -1401,6 +1401,20 @@ static int param_rate(struct qparam *qp, double *out)
     return 0;
 }
 
+/* The value ends up in a header line, so control characters are refused. */
+static int param_type(struct qparam *qp, char *dst, size_t cap)
+{
+    size_t i, n;
+
+    if (qp->val.n == 0 || qp->val.n >= cap)
+        return -1;
+    n = pct_decode(dst, qp->val.p, qp->val.n);
+    for (i = 0; i < n; i++)
+        if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
+            return -1;
+    return 0;
+}
+
 struct sopts {
     double rate;
     uint64_t count, size, start, first_delay_ms, silent_ms;
@@ -1424,62 +1438,55 @@ static int parse_stream_opts(struct slice q, struct sopts *o, char *err,
     while (!bad && query_next(&q, &qp)) {
         struct slice k = qp.key;
 
-        if (slice_eq(k, "rate"))
+        if (slice_eq(k, "rate")) {
             bad = param_rate(&qp, &o->rate);
-        else if (slice_eq(k, "count"))
-            bad = param_u64(&qp, UINT64_MAX, &o->count), o->has_count = 1;
-        else if (slice_eq(k, "size"))
+        } else if (slice_eq(k, "count")) {
+            bad = param_u64(&qp, UINT64_MAX, &o->count);
+            o->has_count = 1;
+        } else if (slice_eq(k, "size")) {
             bad = param_u64(&qp, (uint64_t)1 << 40, &o->size);
-        else if (slice_eq(k, "start"))
+        } else if (slice_eq(k, "start")) {
             bad = param_u64(&qp, UINT64_MAX / 2, &o->start);
-        else if (slice_eq(k, "first_delay_ms"))
+        } else if (slice_eq(k, "first_delay_ms")) {
             bad = param_u64(&qp, MAX_MS, &o->first_delay_ms);
-        else if (slice_eq(k, "silent_ms"))
+        } else if (slice_eq(k, "silent_ms")) {
             bad = param_u64(&qp, MAX_MS, &o->silent_ms);
-        else if (slice_eq(k, "gap_after"))
-            bad = param_u64(&qp, UINT64_MAX / 2, &o->gap_after), o->has_gap_after = 1;
-        else if (slice_eq(k, "gap_ms"))
-            bad = param_u64(&qp, MAX_MS, &o->gap_ms), o->has_gap_ms = 1;
-        else if (slice_eq(k, "status"))
-            bad = param_u64(&qp, 599, &o->status) || o->status < 200,
+        } else if (slice_eq(k, "gap_after")) {
+            bad = param_u64(&qp, UINT64_MAX / 2, &o->gap_after)
+                  || o->gap_after == 0;
+            o->has_gap_after = 1;
+        } else if (slice_eq(k, "gap_ms")) {
+            bad = param_u64(&qp, MAX_MS, &o->gap_ms);
+            o->has_gap_ms = 1;
+        } else if (slice_eq(k, "status")) {
+            bad = param_u64(&qp, 599, &o->status) || o->status < 200;
             o->has_status = 1;
-        else if (slice_eq(k, "close_after"))
+        } else if (slice_eq(k, "close_after")) {
             bad = param_u64(&qp, UINT64_MAX, &o->close_after);
-        else if (slice_eq(k, "huge"))
-            bad = param_u64(&qp, (uint64_t)1 << 40, &o->huge), o->has_huge = 1;
-        else if (slice_eq(k, "huge_at"))
+        } else if (slice_eq(k, "huge")) {
+            bad = param_u64(&qp, (uint64_t)1 << 40, &o->huge);
+            o->has_huge = 1;
+        } else if (slice_eq(k, "huge_at")) {
             bad = param_u64(&qp, UINT64_MAX / 2, &o->huge_at) || o->huge_at == 0;
-        else if (slice_eq(k, "retry"))
-            bad = param_u64(&qp, MAX_MS, &o->retry), o->has_retry = 1;
-        else if (slice_eq(k, "noid"))
+        } else if (slice_eq(k, "retry")) {
+            bad = param_u64(&qp, MAX_MS, &o->retry);
+            o->has_retry = 1;
+        } else if (slice_eq(k, "noid")) {
             bad = param_bool(&qp, &o->noid);
-        else if (slice_eq(k, "close_mid"))
+        } else if (slice_eq(k, "close_mid")) {
             bad = param_bool(&qp, &o->close_mid);
-        else if (slice_eq(k, "comment"))
+        } else if (slice_eq(k, "comment")) {
             bad = param_bool(&qp, &o->comment);
-        else if (slice_eq(k, "crlf"))
+        } else if (slice_eq(k, "crlf")) {
             bad = param_bool(&qp, &o->crlf);
-        else if (slice_eq(k, "te"))
+        } else if (slice_eq(k, "te")) {
             o->te_close = slice_eq(qp.val, "close");
-        else if (slice_eq(k, "type")) {
-            size_t i, n;
-
-            if (qp.val.n == 0 || qp.val.n >= sizeof(o->type)) {
-                bad = 1;
-            } else {
-                n = pct_decode(o->type, qp.val.p, qp.val.n);
-                for (i = 0; i < n; i++)
-                    if ((unsigned char)o->type[i] < 0x20 || o->type[i] == 0x7f)
-                        bad = 1;
-            }
+        } else if (slice_eq(k, "type")) {
+            bad = param_type(&qp, o->type, sizeof(o->type));
         }
         /* Unknown parameters are ignored so that cache-busters pass. */
         if (bad)
             snprintf(err, errlen, "bad value for %.*s\n", (int)k.n, k.p);
-    }
-    if (!bad && o->has_gap_after && o->gap_after == 0) {
-        snprintf(err, errlen, "gap_after counts from 1\n");
-        bad = 1;
     }
     return bad ? -1 : 0;
 }
@@ -1534,7 +1541,10 @@ static void start_stream(struct conn *c, const struct req *r)
     s->interval_ns = 0;
     if (o.rate > 0) {
         double iv = 1e9 / o.rate;
+        double max_iv = (double)MAX_MS * (double)NS_PER_MS;
 
+        if (iv > max_iv)
+            iv = max_iv;
         s->interval_ns = iv < 1 ? 1 : (uint64_t)llround(iv);
     }
     s->pad = o.size;
@@ -1917,12 +1927,22 @@ static void on_writable(struct conn *c)
     set_interest(c, 0);
 }
 
+/* A lingering connection was already closed by us; the peer only
+ * acknowledges it. */
+static void conn_peer_gone(struct conn *c, const char *reason)
+{
+    if (c->state == CS_LINGER)
+        conn_close(c, 0, c->close_reason ? c->close_reason : "done");
+    else
+        conn_close(c, 1, reason);
+}
+
 static void on_conn_event(struct conn *c, uint32_t ev)
 {
     if (c->dead)
         return;
     if (ev & EPOLLERR) {
-        conn_close(c, 1, "reset");
+        conn_peer_gone(c, "reset");
         return;
     }
     if (ev & EPOLLIN) {
@@ -1930,7 +1950,7 @@ static void on_conn_event(struct conn *c, uint32_t ev)
         if (c->dead)
             return;
     } else if (ev & (EPOLLHUP | EPOLLRDHUP)) {
-        conn_close(c, 1, "hup");
+        conn_peer_gone(c, "hup");
         return;
     }
     if ((ev & EPOLLOUT) && !c->dead)

@@ -1,0 +1,275 @@
+#include "httpd.h"
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "sse_backend.h"
+#include "sse_config.h"
+
+APLOG_USE_MODULE(sse_proxy);
+
+#define MAX_HEAD_LINE   8192
+#define MAX_HEAD_FIELDS 100
+#define MAX_INTERIM     10
+
+int sse_last_event_id_ok(const char *value, const char **why)
+{
+    const char *p;
+
+    if (strlen(value) > SSE_MAX_LAST_EVENT_ID) {
+        *why = "longer than 1024 bytes";
+        return 0;
+    }
+    for (p = value; *p; p++) {
+        if (*p == '\r' || *p == '\n') {
+            *why = "contains CR or LF";
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
+                             proxy_worker *worker, proxy_server_conf *conf,
+                             apr_uri_t *uri, char *url, char *server_portstr)
+{
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, ba);
+    apr_table_t *saved = r->headers_in;
+    const char *leid;
+    char *old_cl = NULL, *old_te = NULL;
+    int rc;
+
+    /* ap_proxy_create_hdrbrgd() reads r->headers_in: give it our variant
+     * and put the client's own headers back afterwards, so logging and
+     * other modules see what the client sent. */
+    r->headers_in = apr_table_copy(r->pool, saved);
+    apr_table_setn(r->headers_in, "Accept", "text/event-stream");
+    /* A compressed stream could not be cut into events, and it would sit
+     * in a decompressor's buffer: never ask for one. */
+    apr_table_unset(r->headers_in, "Accept-Encoding");
+    apr_table_unset(r->headers_in, "TE");
+    leid = apr_table_get(r->headers_in, "Last-Event-ID");
+    if (leid) {
+        const char *why;
+        if (!sse_last_event_id_ok(leid, &why)) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "SSE00010: not forwarding Last-Event-ID: %s", why);
+            apr_table_unset(r->headers_in, "Last-Event-ID");
+        }
+    }
+    rc = ap_proxy_create_hdrbrgd(r->pool, bb, r, backend, worker, conf, uri,
+                                 url, server_portstr, &old_cl, &old_te);
+    r->headers_in = saved;
+    if (rc != OK)
+        return rc;
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(CRLF, 2, ba));
+    return ap_proxy_pass_brigade(ba, r, backend, backend->connection, bb, 1);
+}
+
+/* One CRLF- or LF-terminated line, terminator stripped, at most
+ * MAX_HEAD_LINE bytes. */
+static apr_status_t read_line(request_rec *r, conn_rec *origin,
+                              apr_bucket_brigade *bb, char **line)
+{
+    char buf[MAX_HEAD_LINE + 2];
+    apr_size_t have = 0;
+
+    for (;;) {
+        apr_size_t n = sizeof(buf) - have;
+        apr_status_t rv;
+
+        apr_brigade_cleanup(bb);
+        rv = ap_get_brigade(origin->input_filters, bb, AP_MODE_GETLINE,
+                            APR_BLOCK_READ, 0);
+        if (rv != APR_SUCCESS)
+            return rv;
+        if (APR_BRIGADE_EMPTY(bb))
+            return APR_EOF;
+        if (APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(bb)))
+            return APR_EOF;
+        rv = apr_brigade_flatten(bb, buf + have, &n);
+        if (rv != APR_SUCCESS)
+            return rv;
+        have += n;
+        if (have > 0 && buf[have - 1] == '\n')
+            break;
+        if (have >= sizeof(buf)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "SSE00011: backend response header line longer "
+                          "than %d bytes", MAX_HEAD_LINE);
+            return APR_ENOSPC;
+        }
+    }
+    have--;
+    if (have > 0 && buf[have - 1] == '\r')
+        have--;
+    *line = apr_pstrmemdup(r->pool, buf, have);
+    return APR_SUCCESS;
+}
+
+static int parse_status_line(const char *line, sse_response *resp)
+{
+    /* "HTTP/1.1 200 OK" */
+    if (strncmp(line, "HTTP/1.", 7) || !apr_isdigit(line[7]) || line[8] != ' '
+        || !apr_isdigit(line[9]) || !apr_isdigit(line[10])
+        || !apr_isdigit(line[11]) || (line[12] && line[12] != ' '))
+        return -1;
+    resp->http_minor = line[7] - '0';
+    resp->status = (line[9] - '0') * 100 + (line[10] - '0') * 10
+                   + (line[11] - '0');
+    if (resp->status < 100)
+        return -1;
+    resp->reason = line[12] ? line + 13 : "";
+    return 0;
+}
+
+static int token_listed(apr_pool_t *p, const char *list, const char *token)
+{
+    return list && ap_find_token(p, list, token);
+}
+
+static void decide_framing(request_rec *r, sse_response *resp)
+{
+    const char *te = apr_table_get(resp->headers, "Transfer-Encoding");
+    const char *cl = apr_table_get(resp->headers, "Content-Length");
+    const char *conn = apr_table_get(resp->headers, "Connection");
+
+    resp->keepalive = resp->http_minor >= 1
+                      ? !token_listed(r->pool, conn, "close")
+                      : token_listed(r->pool, conn, "keep-alive");
+    resp->framing = SSE_BODY_CLOSE;
+    resp->length = 0;
+    if (r->header_only || resp->status == 204 || resp->status == 304
+        || resp->status < 200) {
+        resp->framing = SSE_BODY_NONE;
+    } else if (te) {
+        /* chunked must be the last coding; anything else we cannot frame
+         * and is read until close (as RFC 9112 says) */
+        if (!strcasecmp(te, "chunked"))
+            resp->framing = SSE_BODY_CHUNKED;
+        else
+            resp->keepalive = 0;
+    } else if (cl) {
+        char *end;
+        apr_off_t len;
+        if (apr_strtoff(&len, cl, &end, 10) == APR_SUCCESS && !*end
+            && len >= 0) {
+            resp->framing = SSE_BODY_LENGTH;
+            resp->length = len;
+        } else {
+            resp->keepalive = 0; /* unreadable length: until close */
+        }
+    }
+    if (resp->framing == SSE_BODY_CLOSE)
+        resp->keepalive = 0;
+}
+
+apr_status_t sse_backend_read_head(request_rec *r, proxy_conn_rec *backend,
+                                   sse_response *resp)
+{
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
+                                                r->connection->bucket_alloc);
+    apr_time_t start = apr_time_now();
+    int interim;
+
+    for (interim = 0; interim <= MAX_INTERIM; interim++) {
+        char *line;
+        int fields = 0;
+        apr_status_t rv = read_line(r, backend->connection, bb, &line);
+
+        if (rv != APR_SUCCESS)
+            return rv;
+        if (parse_status_line(line, resp) < 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "SSE00012: invalid status line from backend: '%.80s'",
+                          ap_escape_logitem(r->pool, line));
+            return APR_EGENERAL;
+        }
+        resp->headers = apr_table_make(r->pool, 16);
+        for (;;) {
+            char *colon, *value;
+            rv = read_line(r, backend->connection, bb, &line);
+            if (rv != APR_SUCCESS)
+                return rv;
+            if (!*line)
+                break;
+            if (++fields > MAX_HEAD_FIELDS || *line == ' ' || *line == '\t'
+                || !(colon = strchr(line, ':')) || colon == line) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              "SSE00013: invalid header line from backend: "
+                              "'%.80s'", ap_escape_logitem(r->pool, line));
+                return APR_EGENERAL;
+            }
+            *colon = 0;
+            for (value = colon + 1; *value == ' ' || *value == '\t'; value++)
+                ;
+            apr_table_add(resp->headers, line, value);
+        }
+        if (resp->status >= 200 || resp->status == 101)
+            break;
+    }
+    if (resp->status < 200) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "SSE00014: backend answered %d, which a stream cannot "
+                      "carry", resp->status);
+        return APR_EGENERAL;
+    }
+    resp->ttfb = apr_time_now() - start;
+    decide_framing(r, resp);
+    {
+        const char *ct = apr_table_get(resp->headers, "Content-Type");
+        resp->is_event_stream = resp->status == 200 && ct
+            && !strncasecmp(ct, "text/event-stream", 17)
+            && (ct[17] == 0 || ct[17] == ';' || ct[17] == ' ');
+    }
+    return APR_SUCCESS;
+}
+
+/* Hop-by-hop headers (RFC 9110 7.6.1) and those httpd sets itself. */
+static int skip_header(apr_pool_t *p, const char *name,
+                       const char *connection)
+{
+    static const char *const hop[] = {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding",
+        "TE", "Trailer", "Upgrade", "Content-Length", "Date", "Server", NULL
+    };
+    int i;
+
+    for (i = 0; hop[i]; i++)
+        if (!strcasecmp(name, hop[i]))
+            return 1;
+    return token_listed(p, connection, name);
+}
+
+typedef struct {
+    request_rec *r;
+    const char *connection;
+} copy_ctx;
+
+static int copy_one(void *data, const char *key, const char *val)
+{
+    copy_ctx *ctx = data;
+
+    if (!skip_header(ctx->r->pool, key, ctx->connection))
+        apr_table_add(ctx->r->headers_out, key, val);
+    return 1;
+}
+
+void sse_backend_copy_head(request_rec *r, const sse_response *resp)
+{
+    copy_ctx ctx = { r, apr_table_get(resp->headers, "Connection") };
+    const char *ct = apr_table_get(resp->headers, "Content-Type");
+
+    r->status = resp->status;
+    r->status_line = apr_psprintf(r->pool, "%d %s", resp->status,
+                                  resp->reason);
+    apr_table_do(copy_one, &ctx, resp->headers, NULL);
+    apr_table_unset(r->headers_out, "Content-Type");
+    if (ct)
+        ap_set_content_type(r, apr_pstrdup(r->pool, ct));
+    if (resp->framing == SSE_BODY_LENGTH && !resp->is_event_stream)
+        ap_set_content_length(r, resp->length);
+}

@@ -1,0 +1,47 @@
+/* Directives and the per-directory configuration of mod_sse_proxy. */
+#ifndef SSE_CONFIG_H
+#define SSE_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#define SSE_UNSET (-1)
+
+/* Defaults, documented in README.md. */
+#define SSE_DEFAULT_HEARTBEAT_S      15
+#define SSE_DEFAULT_IDLE_TIMEOUT_S   0          /* off */
+#define SSE_DEFAULT_MAX_EVENT_SIZE   (1024 * 1024)
+#define SSE_MAX_LAST_EVENT_ID        1024
+
+typedef struct {
+    int        enabled;          /* SSEProxy */
+    int        enabled_set;
+    apr_int64_t heartbeat_s;     /* 0 = off */
+    int        heartbeat_s_set;
+    apr_int64_t idle_timeout_s;  /* 0 = off */
+    int        idle_timeout_s_set;
+    apr_int64_t max_event_size;
+    int        max_event_size_set;
+} sse_dir_conf;
+
+extern const command_rec sse_cmds[];
+
+void *sse_create_dir_conf(apr_pool_t *p, char *dir);
+void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+
+/* Effective values, defaults applied. */
+int sse_conf_enabled(const sse_dir_conf *c);
+apr_interval_time_t sse_conf_heartbeat(const sse_dir_conf *c);
+apr_interval_time_t sse_conf_idle_timeout(const sse_dir_conf *c);
+apr_size_t sse_conf_max_event_size(const sse_dir_conf *c);
+
+/* Parsers behind the directives, shared with the tests: NULL on success,
+ * else an error message allocated from p. */
+const char *sse_parse_seconds_or_off(apr_pool_t *p, const char *directive,
+                                     const char *arg, apr_int64_t max,
+                                     apr_int64_t *out);
+const char *sse_parse_size(apr_pool_t *p, const char *directive,
+                           const char *arg, apr_int64_t min, apr_int64_t max,
+                           apr_int64_t *out);
+
+#endif

@@ -1,0 +1,369 @@
+#include "httpd.h"
+#include "apr_poll.h"
+#include "apr_strings.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "ssepolicy.h"
+#include "sse_relay.h"
+
+APLOG_USE_MODULE(sse_proxy);
+
+#define READ_CHUNK (64 * 1024)
+static const char heartbeat_line[] = ": heartbeat\n\n";
+
+typedef struct {
+    request_rec        *r;
+    conn_rec           *origin;
+    proxy_conn_rec     *backend;
+    const sse_dir_conf *conf;
+    sse_body            body;
+    ssep_parser        *parser;   /* NULL when relaying a non-SSE answer */
+    apr_bucket_brigade *in, *out;
+    apr_socket_t       *client_sock; /* NULL: not watched (HTTP/2, data) */
+    apr_time_t          last_backend;
+    apr_time_t          last_heartbeat;
+    apr_size_t          unflushed;
+    sse_relay_result   *res;
+} relay;
+
+const char *sse_end_name(sse_end_reason why)
+{
+    switch (why) {
+    case SSE_END_NONE:      return "none";
+    case SSE_END_BACKEND:   return "backend";
+    case SSE_END_CLIENT:    return "client";
+    case SSE_END_IDLE:      return "idle";
+    case SSE_END_OVERSIZE:  return "oversize";
+    case SSE_END_PREMATURE: return "premature";
+    case SSE_END_ERROR:     return "error";
+    }
+    return "unknown";
+}
+
+static apr_status_t parser_cleanup(void *data)
+{
+    ssep_parser_destroy(data);
+    return APR_SUCCESS;
+}
+
+/* Passes what is in the output brigade, with a FLUSH when asked.  Returns
+ * 0, or -1 when the client is gone. */
+static int pass_out(relay *rl, int flush)
+{
+    conn_rec *c = rl->r->connection;
+    apr_status_t rv;
+
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(rl->out,
+                                apr_bucket_flush_create(c->bucket_alloc));
+        rl->unflushed = 0;
+    }
+    if (APR_BRIGADE_EMPTY(rl->out))
+        return 0;
+    rv = ap_pass_brigade(rl->r->output_filters, rl->out);
+    apr_brigade_cleanup(rl->out);
+    if (rv != APR_SUCCESS || c->aborted) {
+        rl->res->end = SSE_END_CLIENT;
+        return -1;
+    }
+    return 0;
+}
+
+static void append(relay *rl, const char *data, apr_size_t len)
+{
+    if (!len)
+        return;
+    apr_brigade_write(rl->out, NULL, NULL, data, len);
+    rl->unflushed += len;
+    rl->res->bytes += len;
+}
+
+/* One span of body payload: cut into events, each flushed as it ends. */
+static int relay_payload(relay *rl, const char *data, apr_size_t len)
+{
+    apr_size_t off = 0;
+
+    if (!rl->parser) {
+        append(rl, data, len);
+        return 0;
+    }
+    while (off < len) {
+        ssep_event ev;
+        apr_size_t used;
+        int rc = ssep_parser_feed(rl->parser, data + off, len - off, &used,
+                                  &ev);
+
+        append(rl, data + off, used);
+        off += used;
+        if (rc == SSEP_PARSE_EVENT) {
+            rl->res->events++;
+            if (pass_out(rl, 1) < 0)
+                return -1;
+        } else if (rc < 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, rl->r,
+                          "SSE00020: closing stream: backend sent %s "
+                          "(SSEProxyMaxEventSize %" APR_SIZE_T_FMT ")",
+                          rc == SSEP_ELINE ? "a line longer than allowed"
+                                           : "an event larger than allowed",
+                          sse_conf_max_event_size(rl->conf));
+            rl->res->end = SSE_END_OVERSIZE;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Everything the backend has ready, without blocking.  Returns 1 when it
+ * would block, 0 at the end of the body, -1 when the stream must end. */
+static int drain_backend(relay *rl)
+{
+    for (;;) {
+        apr_status_t rv;
+        apr_bucket *b;
+        int eof = 0;
+
+        apr_brigade_cleanup(rl->in);
+        rv = ap_get_brigade(rl->origin->input_filters, rl->in,
+                            AP_MODE_READBYTES, APR_NONBLOCK_READ, READ_CHUNK);
+        if (APR_STATUS_IS_EAGAIN(rv)
+            || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(rl->in)))
+            return 1;
+        if (APR_STATUS_IS_EOF(rv)) {
+            eof = 1;
+        } else if (rv != APR_SUCCESS) {
+            rl->res->end = SSE_END_ERROR;
+            rl->res->backend_error = rv;
+            return -1;
+        }
+        rl->last_backend = apr_time_now();
+        for (b = APR_BRIGADE_FIRST(rl->in);
+             !eof && b != APR_BRIGADE_SENTINEL(rl->in);
+             b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t len, off = 0;
+
+            if (APR_BUCKET_IS_EOS(b)) {
+                eof = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(b))
+                continue;
+            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                rl->res->end = SSE_END_ERROR;
+                rl->res->backend_error = rv;
+                return -1;
+            }
+            while (off < len) {
+                const char *span;
+                apr_size_t used, span_len;
+                sse_body_status st = sse_body_next(&rl->body, data + off,
+                                                   len - off, &used, &span,
+                                                   &span_len);
+                off += used;
+                if (st == SSE_BODY_BAD) {
+                    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rl->r,
+                                  "SSE00021: malformed chunked body from "
+                                  "backend");
+                    rl->res->end = SSE_END_ERROR;
+                    return -1;
+                }
+                if (span_len && relay_payload(rl, span, span_len) < 0)
+                    return -1;
+                if (st == SSE_BODY_DONE || (used == 0 && span_len == 0))
+                    break;
+            }
+            if (rl->body.done)
+                return 0;
+        }
+        if (eof) {
+            if (rl->body.framing == SSE_BODY_CLOSE)
+                return 0;
+            rl->res->end = SSE_END_PREMATURE;
+            return -1;
+        }
+    }
+}
+
+static apr_interval_time_t until(apr_time_t deadline, apr_time_t now)
+{
+    return deadline > now ? deadline - now : 0;
+}
+
+/* Waits for the backend or the client, at most until the next heartbeat
+ * or the idle deadline.  Returns 0 to go on reading, -1 to end. */
+static int wait_for_activity(relay *rl)
+{
+    apr_interval_time_t hb = rl->parser ? sse_conf_heartbeat(rl->conf) : 0;
+    apr_interval_time_t idle = rl->parser ? sse_conf_idle_timeout(rl->conf)
+                                          : 0;
+    apr_pollfd_t pfd[2];
+    apr_int32_t n = 1, signalled = 0;
+    apr_time_t now = apr_time_now(), next_hb = 0;
+    apr_interval_time_t timeout = -1;
+    apr_status_t rv;
+    int i;
+
+    if (!rl->parser) {
+        /* a plain response: the worker's timeout, as mod_proxy_http */
+        timeout = rl->backend->worker->s->timeout_set
+                  ? rl->backend->worker->s->timeout
+                  : rl->r->server->timeout;
+    }
+    if (hb > 0) {
+        apr_time_t from = rl->last_backend > rl->last_heartbeat
+                          ? rl->last_backend : rl->last_heartbeat;
+        next_hb = from + hb;
+        timeout = until(next_hb, now);
+    }
+    if (idle > 0) {
+        apr_interval_time_t t = until(rl->last_backend + idle, now);
+        if (timeout < 0 || t < timeout)
+            timeout = t;
+    }
+
+    memset(pfd, 0, sizeof(pfd));
+    pfd[0].p = rl->r->pool;
+    pfd[0].desc_type = APR_POLL_SOCKET;
+    pfd[0].desc.s = rl->backend->sock;
+    pfd[0].reqevents = APR_POLLIN;
+    if (rl->client_sock) {
+        pfd[1] = pfd[0];
+        pfd[1].desc.s = rl->client_sock;
+        n = 2;
+    }
+    rv = apr_poll(pfd, n, &signalled, timeout);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)
+        && !APR_STATUS_IS_EINTR(rv)) {
+        rl->res->end = SSE_END_ERROR;
+        rl->res->backend_error = rv;
+        return -1;
+    }
+    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+        if (!pfd[i].rtnevents || pfd[i].desc.s != rl->client_sock)
+            continue;
+        if (!ap_proxy_is_socket_connected(rl->client_sock)) {
+            rl->res->end = SSE_END_CLIENT;
+            return -1;
+        }
+        /* The client sent data (a pipelined request): it is still there,
+         * but its socket can no longer tell us when it leaves.  Writes
+         * (heartbeats) will. */
+        rl->client_sock = NULL;
+    }
+
+    now = apr_time_now();
+    if (idle > 0 && now - rl->last_backend >= idle
+        && !(rv == APR_SUCCESS && pfd[0].rtnevents)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, rl->r,
+                      "SSE00022: ending stream: backend silent for %"
+                      APR_TIME_T_FMT "s (SSEProxyIdleTimeout)",
+                      apr_time_sec(now - rl->last_backend));
+        rl->res->end = SSE_END_IDLE;
+        return -1;
+    }
+    if (!rl->parser && APR_STATUS_IS_TIMEUP(rv)) {
+        rl->res->end = SSE_END_ERROR;
+        rl->res->backend_error = rv;
+        return -1;
+    }
+    if (hb > 0 && now >= next_hb) {
+        rl->last_heartbeat = now;
+        /* never inside an event: the client would see it as part of one */
+        if (ssep_parser_at_boundary(rl->parser)) {
+            append(rl, heartbeat_line, sizeof(heartbeat_line) - 1);
+            rl->res->bytes -= sizeof(heartbeat_line) - 1;
+            rl->res->heartbeats++;
+            if (pass_out(rl, 1) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+void sse_relay_run(request_rec *r, proxy_conn_rec *backend,
+                   const sse_dir_conf *conf, const sse_response *resp,
+                   sse_relay_result *res)
+{
+    relay rl;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    memset(&rl, 0, sizeof(rl));
+    rl.r = r;
+    rl.origin = backend->connection;
+    rl.backend = backend;
+    rl.conf = conf;
+    rl.res = res;
+    rl.in = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    rl.out = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    rl.last_backend = rl.last_heartbeat = apr_time_now();
+    sse_body_init(&rl.body, resp->framing, resp->length);
+    /* On HTTP/2 the socket belongs to the whole connection, not to this
+     * stream; there, a failed heartbeat write tells that the client left. */
+    if (!r->connection->master)
+        rl.client_sock = ap_get_conn_socket(r->connection);
+
+    if (resp->is_event_stream && !r->header_only) {
+        ssep_parser_limits lim;
+        ssep_parser_limits_init(&lim);
+        lim.collect = 0;
+        lim.max_line = lim.max_event = sse_conf_max_event_size(conf);
+        rl.parser = ssep_parser_create(&lim);
+        if (!rl.parser) {
+            res->end = SSE_END_ERROR;
+            backend->close = 1;
+            return;
+        }
+        apr_pool_cleanup_register(r->pool, rl.parser, parser_cleanup,
+                                  apr_pool_cleanup_null);
+    }
+
+    /* The head goes out at once: an EventSource is "open" from here, even
+     * if the first event is minutes away. */
+    if (pass_out(&rl, 1) < 0 || rl.body.done) {
+        rc = 0;
+    } else {
+        for (;;) {
+            rc = drain_backend(&rl);
+            if (rc <= 0)
+                break;
+            if (rl.unflushed && pass_out(&rl, 1) < 0) {
+                rc = -1;
+                break;
+            }
+            if (wait_for_activity(&rl) < 0) {
+                rc = -1;
+                break;
+            }
+        }
+    }
+    if (rc == 0) {
+        res->end = SSE_END_BACKEND;
+        if (rl.parser && ssep_parser_finish(rl.parser)) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "SSE00023: backend ended the stream inside an "
+                          "event; the unfinished event is dropped by clients");
+            res->end = SSE_END_PREMATURE;
+        }
+    }
+    if (!(sse_body_complete(&rl.body) && resp->keepalive))
+        backend->close = 1;
+    if (res->end == SSE_END_PREMATURE || res->end == SSE_END_ERROR)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, res->backend_error, r,
+                      "SSE00024: backend stream broke off (%s) after %"
+                      APR_UINT64_T_FMT " events", sse_end_name(res->end),
+                      res->events);
+
+    if (res->end != SSE_END_CLIENT) {
+        /* A clean end for the client: the final chunk on HTTP/1.1, an
+         * END_STREAM on HTTP/2, never a truncated chunk. */
+        APR_BRIGADE_INSERT_TAIL(rl.out,
+                                apr_bucket_eos_create(r->connection->bucket_alloc));
+        pass_out(&rl, 0);
+    }
+}

@@ -1,0 +1,38 @@
+/* The relay loop: backend body -> client, cut into events. */
+#ifndef SSE_RELAY_H
+#define SSE_RELAY_H
+
+#include "httpd.h"
+#include "mod_proxy.h"
+
+#include "sse_backend.h"
+#include "sse_config.h"
+
+typedef enum {
+    SSE_END_NONE = 0,
+    SSE_END_BACKEND,    /* the backend ended the body as its framing says */
+    SSE_END_CLIENT,     /* the client went away */
+    SSE_END_IDLE,       /* SSEProxyIdleTimeout */
+    SSE_END_OVERSIZE,   /* SSEProxyMaxEventSize */
+    SSE_END_PREMATURE,  /* the backend broke off mid-body or mid-event */
+    SSE_END_ERROR       /* a read error or malformed framing */
+} sse_end_reason;
+
+const char *sse_end_name(sse_end_reason why);
+
+typedef struct {
+    apr_uint64_t   events;
+    apr_uint64_t   bytes;
+    apr_uint64_t   heartbeats;
+    sse_end_reason end;
+    apr_status_t   backend_error;  /* the read error with SSE_END_ERROR */
+} sse_relay_result;
+
+/* Sends the response head already copied to r, then relays the body.
+ * The backend connection is marked for closing unless the body ended
+ * cleanly on a reusable connection. */
+void sse_relay_run(request_rec *r, proxy_conn_rec *backend,
+                   const sse_dir_conf *conf, const sse_response *resp,
+                   sse_relay_result *res);
+
+#endif

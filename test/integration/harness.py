@@ -1,0 +1,429 @@
+"""Real processes for the integration tests: an httpd with the built
+module, sse-origin instances, and small raw-socket clients.
+
+Every process runs in its own process group and is stopped by the test
+that started it (and by atexit, should a test die); ports are taken from
+the kernel (bind to port 0) so parallel runs cannot collide.
+"""
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+TOP_BUILDDIR = os.path.abspath(os.environ.get("top_builddir", "."))
+TOP_SRCDIR = os.path.abspath(os.environ.get("top_srcdir", "."))
+HTTPD = os.environ.get("HTTPD", "/usr/sbin/apache2")
+MODULES_DIR = os.environ.get("APXS_LIBEXECDIR", "/usr/lib/apache2/modules")
+SSE_MODULE = os.path.join(TOP_BUILDDIR, "mod_sse_proxy/.libs/mod_sse_proxy.so")
+ORIGIN_BIN = os.path.join(TOP_BUILDDIR, "test/origin/sse-origin")
+
+_live = []
+
+
+def _cleanup_all():
+    for proc in list(_live):
+        _kill(proc)
+
+
+atexit.register(_cleanup_all)
+
+
+def _kill(proc, sig=signal.SIGTERM, wait=10):
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+    if proc in _live:
+        _live.remove(proc)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def monotonic_ns():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+class Origin:
+    """One sse-origin process."""
+
+    def __init__(self, workdir, name="origin"):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix=name + "-", dir=workdir)
+        self.port_file = os.path.join(self.dir, "port")
+        self.log_path = os.path.join(self.dir, "origin.log")
+        with open(os.path.join(self.dir, "stderr"), "w") as err:
+            self.proc = subprocess.Popen(
+                [ORIGIN_BIN, "--port", "0", "--port-file", self.port_file,
+                 "--log", self.log_path, "--name", name],
+                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        _live.append(self.proc)
+        self.port = int(wait_for(self._read_port, what=name + " port"))
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def _read_port(self):
+        try:
+            with open(self.port_file) as f:
+                return f.read().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=5) as resp:
+            return resp.read().decode()
+
+    def stats(self):
+        return json.loads(self.get("/stats"))
+
+    def control(self, **params):
+        query = "&".join("%s=%s" % kv for kv in params.items())
+        return json.loads(self.get("/control?" + query))
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def requests(self):
+        """Parsed REQ lines of the origin log."""
+        out = []
+        for line in self.log():
+            parts = line.split(" ")
+            if len(parts) > 2 and parts[1] == "REQ":
+                fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
+                fields["ms"] = int(parts[0])
+                out.append(fields)
+        return out
+
+    def closes(self):
+        out = []
+        for line in self.log():
+            parts = line.split(" ")
+            if len(parts) > 2 and parts[1] == "CLOSE":
+                fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
+                fields["ms"] = int(parts[0])
+                out.append(fields)
+        return out
+
+    def stop(self):
+        _kill(self.proc)
+
+
+BASE_MODULES = [
+    ("mpm_event_module", "mod_mpm_event.so"),
+    ("authz_core_module", "mod_authz_core.so"),
+    ("filter_module", "mod_filter.so"),
+    ("deflate_module", "mod_deflate.so"),
+    ("headers_module", "mod_headers.so"),
+    ("proxy_module", "mod_proxy.so"),
+    ("proxy_http_module", "mod_proxy_http.so"),
+    ("slotmem_shm_module", "mod_slotmem_shm.so"),
+    ("proxy_balancer_module", "mod_proxy_balancer.so"),
+    ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.so"),
+    ("http2_module", "mod_http2.so"),
+]
+
+BASE_CONF = """\
+ServerRoot "{root}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile "{root}/httpd.pid"
+DefaultRuntimeDir "{root}/run"
+Mutex file:{root}/run default
+ErrorLog "{root}/error.log"
+LogLevel {loglevel}
+LogFormat "%h %>s %{{sse-end}}n events=%{{sse-events}}n %r" sse
+CustomLog "{root}/access.log" sse
+{modules}
+LoadModule sse_proxy_module "{sse_module}"
+{user}
+Timeout {timeout}
+StartServers {servers}
+ServerLimit {servers}
+ThreadsPerChild {threads}
+MaxRequestWorkers {max_workers}
+MinSpareThreads 1
+MaxSpareThreads {max_workers}
+ThreadLimit {threads}
+Protocols h2c http/1.1
+"""
+
+
+class Httpd:
+    """An httpd (event MPM) running the built module with the given
+    configuration appended to a base."""
+
+    def __init__(self, workdir, conf, timeout=30, loglevel="warn",
+                 servers=1, threads=32, extra_modules=()):
+        self.root = tempfile.mkdtemp(prefix="httpd-", dir=workdir)
+        os.makedirs(os.path.join(self.root, "run"))
+        os.chmod(self.root, 0o755)
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        modules = "\n".join(
+            'LoadModule %s "%s/%s"' % (name, MODULES_DIR, so)
+            for name, so in list(BASE_MODULES) + list(extra_modules))
+        user = ""
+        if os.geteuid() == 0:
+            user = "User nobody\nGroup nogroup"
+        self.conf_path = os.path.join(self.root, "httpd.conf")
+        text = BASE_CONF.format(
+            root=self.root, port=self.port, loglevel=loglevel,
+            modules=modules, sse_module=SSE_MODULE, user=user,
+            timeout=timeout, servers=servers, threads=threads,
+            max_workers=servers * threads) + conf
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+        self.proc = None
+
+    def check_config(self):
+        """Runs httpd -t; returns (exit code, output)."""
+        res = subprocess.run([HTTPD, "-t", "-f", self.conf_path],
+                             capture_output=True, text=True)
+        return res.returncode, res.stdout + res.stderr
+
+    def start(self):
+        rc, out = self.check_config()
+        if rc != 0:
+            raise AssertionError("httpd -t failed:\n" + out)
+        with open(os.path.join(self.root, "stdout"), "w") as out:
+            self.proc = subprocess.Popen(
+                [HTTPD, "-f", self.conf_path, "-DFOREGROUND"],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        _live.append(self.proc)
+
+        def listening():
+            if self.proc.poll() is not None:
+                raise AssertionError("httpd exited:\n" + self.error_log())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_for(listening, what="httpd to listen")
+        return self
+
+    def error_log(self):
+        try:
+            with open(os.path.join(self.root, "error.log")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def access_log(self):
+        try:
+            with open(os.path.join(self.root, "access.log")) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def graceful(self):
+        os.kill(self.proc.pid, signal.SIGUSR1)
+
+    def stop(self):
+        if self.proc:
+            _kill(self.proc, signal.SIGTERM, wait=15)
+
+    # Lines that a clean run may log at warn and above.
+    BENIGN = [
+        r"AH00558",            # could not determine the server's FQDN
+        r"AH00098",            # pid file overwritten
+        r"AH00489",            # version banner (notice)
+        r"AH00094",            # command line (notice)
+        r"AH00491",            # caught SIGTERM (notice)
+        r"AH00492",            # caught SIGWINCH (notice)
+        r"AH00493",            # SIGUSR1 received (notice)
+        r"AH00494",            # SIGHUP received (notice)
+        r"AH00495",            # SIGHUP (notice)
+        r"AH00169",            # caught SIGTERM, shutting down (notice)
+        r"AH00170",            # caught SIGWINCH, shutting down gracefully
+        r"AH00171",            # graceful restart requested
+        r"AH00292",            # Apache configured -- resuming
+        r"AH00163",            # resuming normal operations
+        r"AH00164",            # server built
+        r"AH02282",            # no slotmem from mod_heartmon
+        r"AH00050",            # child pid exit signal
+    ]
+
+    def unexpected_log_lines(self, allowed=()):
+        patterns = [re.compile(p) for p in list(self.BENIGN) + list(allowed)]
+        bad = []
+        for line in self.error_log().splitlines():
+            m = re.search(r"\[[\w_]+:(\w+)\]", line)
+            level = m.group(1) if m else ""
+            if level in ("debug", "info", "notice") or level.startswith("trace"):
+                continue
+            if any(p.search(line) for p in patterns):
+                continue
+            bad.append(line)
+        return bad
+
+
+def workdir():
+    base = os.environ.get("SSE_TEST_TMPDIR") or tempfile.gettempdir()
+    d = tempfile.mkdtemp(prefix="sse-it-", dir=base)
+    os.chmod(d, 0o755)
+    return d
+
+
+def remove_workdir(d, keep=False):
+    if not keep and not os.environ.get("SSE_TEST_KEEP"):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class RawResponse:
+    def __init__(self):
+        self.status = 0
+        self.headers = {}
+        self.head = b""
+        self.body = b""          # de-chunked
+        self.raw_body = b""      # as on the wire
+        self.chunks = []         # (arrival monotonic ns, chunk payload)
+        self.complete = False    # a terminating 0-chunk / full length / close
+
+
+class RawClient:
+    """A raw-socket HTTP/1.1 client that records when each chunk of a
+    chunked response arrives."""
+
+    def __init__(self, port, path, headers=None, method="GET", timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+        self.sock.settimeout(timeout)
+        lines = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1:%d" % port]
+        for k, v in (headers or {}).items():
+            lines.append("%s: %s" % (k, v))
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self.buf = b""
+        self.resp = RawResponse()
+        self.method = method
+        self._read_head()
+
+    def _recv(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError
+        return data
+
+    def _read_head(self):
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self._recv()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        self.resp.head = head
+        lines = head.decode("latin-1").split("\r\n")
+        self.resp.status = int(lines[0].split(" ")[1])
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            self.resp.headers[k.strip().lower()] = v.strip()
+
+    def chunked(self):
+        return self.resp.headers.get("transfer-encoding", "").lower() == "chunked"
+
+    def read_chunk(self):
+        """Next chunk payload (b'' for the last), or raises EOFError /
+        socket.timeout."""
+        while b"\r\n" not in self.buf:
+            self.buf += self._recv()
+        size_line, rest = self.buf.split(b"\r\n", 1)
+        size = int(size_line.split(b";")[0], 16)
+        while len(rest) < size + 2:
+            rest += self._recv()
+        payload, self.buf = rest[:size], rest[size + 2:]
+        assert rest[size:size + 2] == b"\r\n", "bad chunk terminator"
+        self.resp.raw_body += size_line + b"\r\n" + payload + b"\r\n"
+        if size:
+            self.resp.chunks.append((monotonic_ns(), payload))
+            self.resp.body += payload
+        else:
+            self.resp.complete = True
+        return payload
+
+    def read_until(self, pred, timeout=10):
+        """Reads chunks until pred(body) holds; returns the body."""
+        deadline = time.monotonic() + timeout
+        while not pred(self.resp.body):
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out; body so far: %r"
+                                     % self.resp.body[-300:])
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            if not self.read_chunk():
+                break
+        return self.resp.body
+
+    def read_to_end(self, timeout=10):
+        self.sock.settimeout(timeout)
+        if self.method == "HEAD":
+            return self.resp.body
+        if self.chunked():
+            while self.read_chunk():
+                pass
+        else:
+            n = self.resp.headers.get("content-length")
+            try:
+                while n is None or len(self.buf) < int(n):
+                    self.buf += self._recv()
+            except EOFError:
+                pass
+            self.resp.body = self.buf
+            self.resp.complete = True
+        return self.resp.body
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def parse_events(body):
+    """Minimal event splitter for test assertions (LF streams only):
+    returns a list of dicts of field -> value, comments under ':'."""
+    events = []
+    text = body.decode("utf-8", "replace")
+    for block in text.split("\n\n"):
+        if not block.strip():
+            continue
+        ev = {}
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                ev.setdefault(":", []).append(line[1:].strip())
+                continue
+            name, _, value = line.partition(":")
+            ev[name] = value[1:] if value.startswith(" ") else value
+        events.append(ev)
+    return events
+
+
+def data_events(body):
+    """The events of a body that carry data (heartbeats left out)."""
+    return [e for e in parse_events(body) if "data" in e]
