@@ -1,0 +1,65 @@
+"""The shipped configuration files are valid for a real httpd."""
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Httpd  # noqa: E402
+
+CONF = os.path.join(harness.TOP_SRCDIR, "conf")
+
+
+def read(name):
+    with open(os.path.join(CONF, name)) as f:
+        return f.read()
+
+
+class ShippedConfTest(unittest.TestCase):
+    def setUp(self):
+        self.work = harness.workdir()
+
+    def tearDown(self):
+        harness.remove_workdir(self.work)
+
+    def check(self, text, extra_modules=()):
+        h = Httpd(self.work, text, extra_modules=extra_modules)
+        rc, out = h.check_config()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("Syntax OK", out)
+
+    def test_sse_proxy_conf(self):
+        self.check(read("sse_proxy.conf"))
+
+    def test_load_file_names_the_module(self):
+        text = read("sse_proxy.load.in")
+        self.assertIn("LoadModule sse_proxy_module @apachemoddir@/mod_sse_proxy.so",
+                      text)
+        self.assertIn("# Depends: proxy proxy_http", text)
+
+    def test_balancer_example(self):
+        self.check(read("examples/balancer.conf"),
+                   extra_modules=[("proxy_hcheck_module", "mod_proxy_hcheck.so")])
+
+    def test_demo_conf(self):
+        text = read("demo.conf.in")
+        root = os.path.join(self.work, "demo")
+        os.makedirs(os.path.join(root, "run"))
+        for key, val in {"@root@": root, "@host@": "127.0.0.1",
+                         "@port@": str(harness.free_port()),
+                         "@moddir@": harness.MODULES_DIR,
+                         "@sse_module@": harness.SSE_MODULE,
+                         "@origin1@": "6687", "@origin2@": "6688",
+                         "@user@": ""}.items():
+            text = text.replace(key, val)
+        path = os.path.join(root, "httpd.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        res = subprocess.run([harness.HTTPD, "-t", "-f", path],
+                             capture_output=True, text=True)
+        self.assertEqual(res.returncode, 0, res.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
