@@ -6,6 +6,8 @@
  * and left to mod_proxy_http.  Routing, balancing and connection pooling
  * stay mod_proxy's: this module only owns the relay of the stream.
  */
+#include <errno.h>
+
 #include "apr_strings.h"
 #include "httpd.h"
 #include "http_config.h"
@@ -15,8 +17,10 @@
 #include "mod_proxy.h"
 
 #include "ssepolicy.h"
+#include "sse_answer.h"
 #include "sse_backend.h"
 #include "sse_config.h"
+#include "sse_members.h"
 #include "sse_relay.h"
 
 module AP_MODULE_DECLARE_DATA sse_proxy_module;
@@ -29,58 +33,87 @@ static int request_has_body(request_rec *r)
            || (cl && strcmp(cl, "0") != 0);
 }
 
+/* Why an attempt failed before the client got a byte. */
+typedef struct {
+    ssep_condition cond;
+    int            status;   /* the backend's status, 0 if none */
+} attempt_failure;
+
+static ssep_condition condition_of(apr_status_t rv, int is_ssl)
+{
+    if (APR_STATUS_IS_TIMEUP(rv))
+        return SSEP_COND_READ_TIMEOUT;
+    if (APR_STATUS_IS_EOF(rv))
+        return SSEP_COND_PREMATURE_EOF;
+    if (APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_ECONNABORTED(rv)
+        || rv == EPIPE)
+        return SSEP_COND_RESET;
+    if (APR_STATUS_IS_ECONNREFUSED(rv))
+        return SSEP_COND_CONNECT_REFUSED;
+    return is_ssl ? SSEP_COND_TLS : SSEP_COND_OTHER;
+}
+
 /* Connects, sends the request and reads the response head.  On a reused
  * pooled connection the backend may have closed it in the meantime: then
  * one fresh connection is tried, as mod_proxy_http does. */
 static int exchange_head(request_rec *r, proxy_conn_rec *backend,
                          proxy_worker *worker, proxy_server_conf *conf,
                          apr_uri_t *uri, char *locurl, char *server_portstr,
-                         const char *scheme, sse_response *resp)
+                         const char *scheme, sse_response *resp,
+                         apr_interval_time_t *connect_time,
+                         attempt_failure *fail)
 {
     int attempt;
 
     for (attempt = 0; attempt < 2; attempt++) {
         int reused = backend->connection != NULL && attempt == 0;
+        apr_time_t start = apr_time_now();
         apr_status_t rv;
         int status;
 
         if (ap_proxy_connect_backend(scheme, backend, worker, r->server)) {
+            apr_interval_time_t took = apr_time_now() - start;
+            apr_interval_time_t limit = worker->s->conn_timeout_set
+                                        ? worker->s->conn_timeout
+                                        : r->server->timeout;
+            fail->cond = took >= limit - limit / 10
+                         ? SSEP_COND_CONNECT_TIMEOUT
+                         : SSEP_COND_CONNECT_REFUSED;
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "SSE00002: cannot connect to backend %s",
-                          worker->s->name);
+                          "SSE00002: cannot connect to backend %s (%s)",
+                          worker->s->name_ex, ssep_condition_name(fail->cond));
             return HTTP_SERVICE_UNAVAILABLE;
         }
+        if (!reused)
+            *connect_time = apr_time_now() - start;
         status = ap_proxy_connection_create_ex(scheme, backend, r);
-        if (status != OK)
-            return status;
+        if (status != OK) {
+            fail->cond = SSEP_COND_OTHER;
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
         status = sse_backend_send_request(r, backend, worker, conf, uri,
                                           locurl, server_portstr);
         if (status == OK) {
             rv = sse_backend_read_head(r, backend, resp);
             if (rv == APR_SUCCESS)
                 return OK;
-            if (APR_STATUS_IS_TIMEUP(rv)) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                              "SSE00003: timed out waiting for the response "
-                              "head from %s", worker->s->name);
-                backend->close = 1;
-                return HTTP_GATEWAY_TIME_OUT;
-            }
         } else {
-            rv = APR_EGENERAL;
+            rv = APR_ECONNRESET;
         }
         backend->close = 1;
-        if (!reused || rv == APR_EGENERAL || rv == APR_ENOSPC) {
+        fail->cond = condition_of(rv, backend->is_ssl);
+        if (!reused || rv == APR_EGENERAL || rv == APR_ENOSPC
+            || APR_STATUS_IS_TIMEUP(rv)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                          "SSE00004: no valid response head from %s",
-                          worker->s->name);
-            return HTTP_BAD_GATEWAY;
+                          "SSE00004: no valid response head from %s (%s)",
+                          worker->s->name_ex, ssep_condition_name(fail->cond));
+            return HTTP_SERVICE_UNAVAILABLE;
         }
         /* drop the stale connection and try a new one */
         ap_proxy_release_connection(scheme, backend, r->server);
         backend->close = 0;
     }
-    return HTTP_BAD_GATEWAY;
+    return HTTP_SERVICE_UNAVAILABLE;
 }
 
 static void set_stream_headers(request_rec *r)
@@ -91,7 +124,74 @@ static void set_stream_headers(request_rec *r)
     /* A compressing filter would hold events back in its buffer. */
     apr_table_setn(r->subprocess_env, "no-gzip", "1");
     apr_table_setn(r->subprocess_env, "no-brotli", "1");
-    r->no_local_copy = 1;
+}
+
+static sse_server_conf *server_conf(request_rec *r)
+{
+    return ap_get_module_config(r->server->module_config, &sse_proxy_module);
+}
+
+static void note_result(request_rec *r, const sse_relay_result *res)
+{
+    apr_table_setn(r->notes, "sse-end", sse_end_name(res->end));
+    apr_table_setn(r->notes, "sse-events",
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, res->events));
+    apr_table_setn(r->notes, "sse-bytes",
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, res->bytes));
+    apr_table_setn(r->notes, "sse-heartbeats",
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT,
+                                res->heartbeats));
+}
+
+/* A member failed before the client saw anything: back it off and let
+ * mod_proxy try another one (503 is what makes it fail over). */
+static int member_failed(request_rec *r, proxy_worker *worker,
+                         ssep_class cls)
+{
+    sse_member_failure(r, worker, cls, &server_conf(r)->policy);
+    apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* Relays an answer the policy accepted; a stream that breaks off is a
+ * member failure too, and its client is told when to come back. */
+static void relay_answer(request_rec *r, proxy_conn_rec *backend,
+                         proxy_worker *worker, const sse_dir_conf *dconf,
+                         const sse_response *resp)
+{
+    sse_server_conf *sc = server_conf(r);
+    sse_relay_result res;
+    apr_int64_t hint = -1;
+    sse_relay *rl;
+
+    sse_backend_copy_head(r, resp);
+    if (resp->is_event_stream)
+        set_stream_headers(r);
+    rl = sse_relay_create(r, backend, dconf, resp,
+                          resp->is_event_stream
+                          ? sse_initial_retry(r, dconf, sc) : -1);
+    sse_relay_run(rl, &res);
+    if (res.end == SSE_END_PREMATURE || res.end == SSE_END_ERROR) {
+        ssep_condition cond = res.end == SSE_END_PREMATURE
+            ? SSEP_COND_PREMATURE_EOF
+            : condition_of(res.backend_error, backend->is_ssl);
+        ssep_class cls = ssep_classify(0, cond, NULL);
+        sse_outlook o;
+
+        sse_member_failure(r, worker, cls, &sc->policy);
+        apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
+        sse_outlook_get(r, worker, cls, &o);
+        hint = sse_retry_hint(r, sc, &o);
+    }
+    else if (res.end == SSE_END_SHUTDOWN) {
+        /* not the member's fault: come back as after any network blip */
+        hint = sse_initial_retry(r, dconf, sc);
+        if (hint < 0)
+            hint = ssep_policy_strategy(&sc->policy,
+                                        SSEP_CLASS_NETWORK)->initial_ms;
+    }
+    sse_relay_finish(rl, resp->is_event_stream ? hint : -1);
+    note_result(r, &res);
 }
 
 static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
@@ -106,7 +206,9 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     char *locurl = url;
     char server_portstr[32];
     sse_response resp;
-    sse_relay_result res;
+    attempt_failure fail = { SSEP_COND_NONE, 0 };
+    apr_interval_time_t connect_time = 0;
+    ssep_class cls;
     int status;
 
     if (!sse_conf_enabled(dconf))
@@ -126,9 +228,10 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
                       "SSE00005: refusing a stream request with a body");
         return HTTP_BAD_REQUEST;
     }
+    ap_set_module_config(r->request_config, &sse_proxy_module, worker);
 
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
-                  "SSE00001: stream %s via %s", url, worker->s->name);
+                  "SSE00001: stream %s via %s", url, worker->s->name_ex);
     uri = apr_pcalloc(r->pool, sizeof(*uri));
     status = ap_proxy_acquire_connection(scheme, &backend, worker, r->server);
     if (status != OK)
@@ -139,27 +242,34 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
                                            uri, &locurl, proxyname, proxyport,
                                            server_portstr,
                                            sizeof(server_portstr));
-    if (status != OK)
+    if (status != OK) {
+        /* mod_proxy could not resolve or parse the backend's address */
+        status = member_failed(r, worker,
+                               ssep_classify(0, SSEP_COND_DNS, NULL));
         goto cleanup;
+    }
 
     memset(&resp, 0, sizeof(resp));
     status = exchange_head(r, backend, worker, conf, uri, locurl,
-                           server_portstr, scheme, &resp);
-    if (status != OK)
+                           server_portstr, scheme, &resp, &connect_time,
+                           &fail);
+    if (status != OK) {
+        status = member_failed(r, worker, ssep_classify(0, fail.cond, NULL));
         goto cleanup;
-
-    sse_backend_copy_head(r, &resp);
-    if (resp.is_event_stream)
-        set_stream_headers(r);
-    sse_relay_run(r, backend, dconf, &resp, &res);
-    apr_table_setn(r->notes, "sse-end", sse_end_name(res.end));
-    apr_table_setn(r->notes, "sse-events",
-                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, res.events));
-    apr_table_setn(r->notes, "sse-bytes",
-                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, res.bytes));
-    apr_table_setn(r->notes, "sse-heartbeats",
-                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT,
-                                res.heartbeats));
+    }
+    cls = ssep_classify(resp.status, SSEP_COND_NONE, NULL);
+    if (cls == SSEP_CLASS_PROXY || cls == SSEP_CLASS_SERVER) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "SSE00006: backend %s answered %d", worker->s->name_ex,
+                      resp.status);
+        backend->close = 1;
+        status = member_failed(r, worker, cls);
+        goto cleanup;
+    }
+    /* Anything else is the member working: a stream, or an answer that
+     * is the client's business (401/403 pass through unchanged). */
+    sse_member_success(r, worker, connect_time, resp.ttfb);
+    relay_answer(r, backend, worker, dconf, &resp);
     status = OK;
 
 cleanup:
@@ -171,16 +281,51 @@ cleanup:
     return status;
 }
 
+/* mod_proxy ends with 503 when no member could serve the request (all
+ * out, or every attempt failed): an SSE route answers in a form the
+ * client can act on instead of an error page. */
+static int sse_request_status(int *status, request_rec *r)
+{
+    sse_dir_conf *dconf = ap_get_module_config(r->per_dir_config,
+                                               &sse_proxy_module);
+    proxy_worker *worker = ap_get_module_config(r->request_config,
+                                                &sse_proxy_module);
+    const char *cls_name = apr_table_get(r->notes, "sse-class");
+    ssep_class cls = SSEP_CLASS_PROXY;
+
+    if (*status != HTTP_SERVICE_UNAVAILABLE || !sse_conf_enabled(dconf)
+        || r->method_number != M_GET || r->sent_bodyct || r->bytes_sent)
+        return DECLINED;
+    if (cls_name)
+        ssep_class_parse(cls_name, &cls);
+    *status = sse_answer_unavailable(r, dconf, server_conf(r), worker, cls);
+    return OK;
+}
+
+static int sse_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp)
+{
+    (void)plog; (void)ptemp;
+    return sse_members_pre_config(pconf) == APR_SUCCESS ? OK : !OK;
+}
+
 static int sse_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf; (void)plog; (void)ptemp;
+    (void)plog; (void)ptemp;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
+    if (sse_members_post_config(pconf, s) != APR_SUCCESS)
+        return !OK;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  "SSE00000: mod_sse_proxy with libssepolicy %s",
                  ssep_version());
     return OK;
+}
+
+static void sse_child_init(apr_pool_t *p, server_rec *s)
+{
+    sse_members_child_init(p, s);
 }
 
 static void sse_register_hooks(apr_pool_t *p)
@@ -189,16 +334,23 @@ static void sse_register_hooks(apr_pool_t *p)
     static const char *const succ[] = { "mod_proxy_http.c", NULL };
 
     (void)p;
+    /* slotmem providers register in their own pre_config */
+    static const char *const after_slotmem[] = { "mod_slotmem_shm.c", NULL };
+
     proxy_hook_scheme_handler(sse_proxy_handler, NULL, succ, APR_HOOK_FIRST);
-    ap_hook_post_config(sse_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(proxy, request_status, sse_request_status, NULL, NULL,
+                      APR_HOOK_MIDDLE);
+    ap_hook_pre_config(sse_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(sse_post_config, after_slotmem, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(sse_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(sse_proxy) = {
     STANDARD20_MODULE_STUFF,
     sse_create_dir_conf,
     sse_merge_dir_conf,
-    NULL,
-    NULL,
+    sse_create_server_conf,
+    sse_merge_server_conf,
     sse_cmds,
     sse_register_hooks,
     AP_MODULE_FLAG_NONE

@@ -16,6 +16,33 @@ void *sse_create_dir_conf(apr_pool_t *p, char *dir)
     c->heartbeat_s = SSE_DEFAULT_HEARTBEAT_S;
     c->idle_timeout_s = SSE_DEFAULT_IDLE_TIMEOUT_S;
     c->max_event_size = SSE_DEFAULT_MAX_EVENT_SIZE;
+    c->giveup = SSE_GIVEUP_204;
+    c->retry_ms = SSE_RETRY_AUTO;
+    return c;
+}
+
+void *sse_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    sse_server_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    (void)s;
+    ssep_policy_init(&c->policy);
+    return c;
+}
+
+void *sse_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    sse_server_conf *base = basev, *add = addv;
+    sse_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    int i;
+
+    for (i = 0; i < SSEP_CLASS_COUNT; i++) {
+        c->policy.strategy[i] = add->strategy_set[i] ? add->policy.strategy[i]
+                                                     : base->policy.strategy[i];
+        c->strategy_set[i] = add->strategy_set[i] || base->strategy_set[i];
+    }
+    c->policy.jitter = add->jitter_set ? add->policy.jitter : base->policy.jitter;
+    c->jitter_set = add->jitter_set || base->jitter_set;
     return c;
 }
 
@@ -34,6 +61,8 @@ void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(heartbeat_s);
     MERGE(idle_timeout_s);
     MERGE(max_event_size);
+    MERGE(giveup);
+    MERGE(retry_ms);
     return c;
 }
 
@@ -162,6 +191,94 @@ static const char *set_enabled(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static const char *set_giveup(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    sse_dir_conf *c = dconf;
+
+    if (!strcmp(arg, "204"))
+        c->giveup = SSE_GIVEUP_204;
+    else if (!strcasecmp(arg, "retry"))
+        c->giveup = SSE_GIVEUP_RETRY;
+    else
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use 204 or "
+                            "retry", cmd->cmd->name, arg);
+    c->giveup_set = 1;
+    return NULL;
+}
+
+static const char *set_retry(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    sse_dir_conf *c = dconf;
+    apr_int64_t v;
+
+    c->retry_ms_set = 1;
+    if (!strcasecmp(arg, "auto")) {
+        c->retry_ms = SSE_RETRY_AUTO;
+        return NULL;
+    }
+    if (!strcasecmp(arg, "off")) {
+        c->retry_ms = SSE_RETRY_OFF;
+        return NULL;
+    }
+    if (all_digits(arg) && strlen(arg) <= 9 && (v = apr_atoi64(arg)) >= 1
+        && v <= 86400000) {
+        c->retry_ms = v;
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use auto, off, or "
+                        "milliseconds from 1 to 86400000", cmd->cmd->name, arg);
+}
+
+static sse_server_conf *server_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config,
+                                &sse_proxy_module);
+}
+
+static const char *set_strategy(cmd_parms *cmd, void *dconf,
+                                const char *args)
+{
+    sse_server_conf *c = server_conf(cmd);
+    const char *cls_name = ap_getword_conf(cmd->temp_pool, &args);
+    const char *spec = "";
+    ssep_class cls;
+    char err[200];
+
+    (void)dconf;
+    /* quoted or not: "PROXY_ERROR initial=15s max=15m" reads the same */
+    while (*args) {
+        const char *word = ap_getword_conf(cmd->temp_pool, &args);
+        spec = *spec ? apr_pstrcat(cmd->temp_pool, spec, " ", word, NULL)
+                     : word;
+    }
+    if (ssep_class_parse(cls_name, &cls) < 0 || cls == SSEP_CLASS_NONE)
+        return apr_psprintf(cmd->pool, "%s: unknown class '%s'; use "
+                            "NETWORK_ERROR, AUTH_ERROR, SERVER_ERROR or "
+                            "PROXY_ERROR", cmd->cmd->name, cls_name);
+    if (!*spec)
+        return apr_psprintf(cmd->pool, "%s %s: no strategy given; e.g. "
+                            "initial=15s max=15m factor=2.5 attempts=4",
+                            cmd->cmd->name, cls_name);
+    if (ssep_strategy_parse(&c->policy.strategy[cls], spec, err,
+                            sizeof(err)) < 0)
+        return apr_psprintf(cmd->pool, "%s %s: %s", cmd->cmd->name, cls_name,
+                            err);
+    c->strategy_set[cls] = 1;
+    return NULL;
+}
+
+static const char *set_jitter(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    sse_server_conf *c = server_conf(cmd);
+
+    (void)dconf;
+    if (ssep_jitter_parse(arg, &c->policy.jitter) < 0)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use none, "
+                            "full, equal or decorrelated", cmd->cmd->name, arg);
+    c->jitter_set = 1;
+    return NULL;
+}
+
 const command_rec sse_cmds[] = {
     AP_INIT_TAKE1("SSEProxy", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
                   "On to relay proxied requests of this location as "
@@ -178,5 +295,17 @@ const command_rec sse_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Largest event or line accepted from the backend, in bytes "
                   "(K, M, G suffixes; default 1M)"),
+    AP_INIT_RAW_ARGS("SSEProxyStrategy", set_strategy, NULL, RSRC_CONF,
+                     "Backoff strategy of an error class: SSEProxyStrategy "
+                     "PROXY_ERROR initial=15s max=15m factor=2.5 attempts=4"),
+    AP_INIT_TAKE1("SSEProxyJitter", set_jitter, NULL, RSRC_CONF,
+                  "Jitter applied to member backoff and client retry hints: "
+                  "none, full, equal or decorrelated (default equal)"),
+    AP_INIT_TAKE1("SSEProxyGiveUp", set_giveup, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Answer to an EventSource once every member has given up: "
+                  "204 (stop) or retry (default 204)"),
+    AP_INIT_TAKE1("SSEProxyRetry", set_retry, NULL, RSRC_CONF | ACCESS_CONF,
+                  "retry: hint at the start of each stream: auto, off or "
+                  "milliseconds (default auto)"),
     { NULL }
 };

@@ -5,6 +5,8 @@
 #include "httpd.h"
 #include "http_config.h"
 
+#include "ssepolicy.h"
+
 #define SSE_UNSET (-1)
 
 /* Defaults, documented in README.md. */
@@ -12,6 +14,14 @@
 #define SSE_DEFAULT_IDLE_TIMEOUT_S   0          /* off */
 #define SSE_DEFAULT_MAX_EVENT_SIZE   (1024 * 1024)
 #define SSE_MAX_LAST_EVENT_ID        1024
+
+typedef enum {
+    SSE_GIVEUP_204 = 0,          /* tell an EventSource to stop */
+    SSE_GIVEUP_RETRY             /* keep sending it a retry: hint */
+} sse_giveup_mode;
+
+#define SSE_RETRY_AUTO (-1)
+#define SSE_RETRY_OFF  0
 
 typedef struct {
     int        enabled;          /* SSEProxy */
@@ -22,11 +32,25 @@ typedef struct {
     int        idle_timeout_s_set;
     apr_int64_t max_event_size;
     int        max_event_size_set;
+    int        giveup;           /* SSEProxyGiveUp */
+    int        giveup_set;
+    apr_int64_t retry_ms;        /* SSEProxyRetry: ms, AUTO or OFF */
+    int        retry_ms_set;
 } sse_dir_conf;
 
+/* Server-wide: the policy members are backed off by. */
+typedef struct {
+    ssep_policy policy;
+    int         strategy_set[SSEP_CLASS_COUNT];
+    int         jitter_set;
+} sse_server_conf;
+
+extern module AP_MODULE_DECLARE_DATA sse_proxy_module;
 extern const command_rec sse_cmds[];
 
 void *sse_create_dir_conf(apr_pool_t *p, char *dir);
+void *sse_create_server_conf(apr_pool_t *p, server_rec *s);
+void *sse_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
 void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 
 /* Effective values, defaults applied. */

@@ -6,6 +6,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "ap_mpm.h"
 
 #include "ssepolicy.h"
 #include "sse_relay.h"
@@ -13,9 +14,11 @@
 APLOG_USE_MODULE(sse_proxy);
 
 #define READ_CHUNK (64 * 1024)
+/* How often a quiet stream looks whether httpd is stopping. */
+#define STATE_CHECK apr_time_from_sec(1)
 static const char heartbeat_line[] = ": heartbeat\n\n";
 
-typedef struct {
+struct sse_relay {
     request_rec        *r;
     conn_rec           *origin;
     proxy_conn_rec     *backend;
@@ -27,8 +30,13 @@ typedef struct {
     apr_time_t          last_backend;
     apr_time_t          last_heartbeat;
     apr_size_t          unflushed;
+    apr_int64_t         initial_retry;
+    int                 keepalive;    /* the backend allows reuse */
+    int                 parser_failed;
     sse_relay_result   *res;
-} relay;
+    sse_relay_result    own_result;
+};
+typedef struct sse_relay relay;
 
 const char *sse_end_name(sse_end_reason why)
 {
@@ -40,6 +48,7 @@ const char *sse_end_name(sse_end_reason why)
     case SSE_END_OVERSIZE:  return "oversize";
     case SSE_END_PREMATURE: return "premature";
     case SSE_END_ERROR:     return "error";
+    case SSE_END_SHUTDOWN:  return "shutdown";
     }
     return "unknown";
 }
@@ -189,6 +198,16 @@ static int drain_backend(relay *rl)
     }
 }
 
+/* A stopping or gracefully restarting child must not wait for streams
+ * that could last for hours: they end, cleanly, with a retry: hint. */
+static int mpm_stopping(void)
+{
+    int state = AP_MPMQ_RUNNING;
+
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS
+           && state == AP_MPMQ_STOPPING;
+}
+
 static apr_interval_time_t until(apr_time_t deadline, apr_time_t now)
 {
     return deadline > now ? deadline - now : 0;
@@ -225,6 +244,8 @@ static int wait_for_activity(relay *rl)
         if (timeout < 0 || t < timeout)
             timeout = t;
     }
+    if (timeout < 0 || timeout > STATE_CHECK)
+        timeout = STATE_CHECK;
 
     memset(pfd, 0, sizeof(pfd));
     pfd[0].p = rl->r->pool;
@@ -256,6 +277,10 @@ static int wait_for_activity(relay *rl)
         rl->client_sock = NULL;
     }
 
+    if (mpm_stopping()) {
+        rl->res->end = SSE_END_SHUTDOWN;
+        return -1;
+    }
     now = apr_time_now();
     if (idle > 0 && now - rl->last_backend >= idle
         && !(rv == APR_SUCCESS && pfd[0].rtnevents)) {
@@ -285,58 +310,90 @@ static int wait_for_activity(relay *rl)
     return 0;
 }
 
-void sse_relay_run(request_rec *r, proxy_conn_rec *backend,
-                   const sse_dir_conf *conf, const sse_response *resp,
-                   sse_relay_result *res)
+sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
+                            const sse_dir_conf *conf,
+                            const sse_response *resp,
+                            apr_int64_t initial_retry_ms)
 {
-    relay rl;
-    int rc;
+    relay *rl = apr_pcalloc(r->pool, sizeof(*rl));
 
-    memset(res, 0, sizeof(*res));
-    memset(&rl, 0, sizeof(rl));
-    rl.r = r;
-    rl.origin = backend->connection;
-    rl.backend = backend;
-    rl.conf = conf;
-    rl.res = res;
-    rl.in = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    rl.out = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    rl.last_backend = rl.last_heartbeat = apr_time_now();
-    sse_body_init(&rl.body, resp->framing, resp->length);
+    rl->r = r;
+    rl->origin = backend->connection;
+    rl->backend = backend;
+    rl->conf = conf;
+    rl->res = &rl->own_result;
+    rl->in = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    rl->out = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    rl->last_backend = rl->last_heartbeat = apr_time_now();
+    rl->initial_retry = -1;
+    rl->keepalive = resp->keepalive;
+    sse_body_init(&rl->body, resp->framing, resp->length);
     /* On HTTP/2 the socket belongs to the whole connection, not to this
      * stream; there, a failed heartbeat write tells that the client left. */
     if (!r->connection->master)
-        rl.client_sock = ap_get_conn_socket(r->connection);
+        rl->client_sock = ap_get_conn_socket(r->connection);
 
     if (resp->is_event_stream && !r->header_only) {
         ssep_parser_limits lim;
         ssep_parser_limits_init(&lim);
         lim.collect = 0;
         lim.max_line = lim.max_event = sse_conf_max_event_size(conf);
-        rl.parser = ssep_parser_create(&lim);
-        if (!rl.parser) {
-            res->end = SSE_END_ERROR;
-            backend->close = 1;
-            return;
-        }
-        apr_pool_cleanup_register(r->pool, rl.parser, parser_cleanup,
-                                  apr_pool_cleanup_null);
+        rl->parser = ssep_parser_create(&lim);
+        if (rl->parser)
+            apr_pool_cleanup_register(r->pool, rl->parser, parser_cleanup,
+                                      apr_pool_cleanup_null);
+        else
+            rl->parser_failed = 1;
+        rl->initial_retry = initial_retry_ms;
     }
+    return rl;
+}
+
+static void append_retry(relay *rl, apr_int64_t retry_ms)
+{
+    char line[48];
+    int n;
+
+    if (retry_ms < 0 || !rl->parser)
+        return;
+    /* Mid-line, end the line first; mid-event, no blank line, so that an
+     * unfinished event is never completed by us (the client drops it). */
+    n = apr_snprintf(line, sizeof(line), "%sretry: %" APR_INT64_T_FMT "\n%s",
+                     ssep_parser_at_line_start(rl->parser) ? "" : "\n",
+                     retry_ms,
+                     ssep_parser_at_boundary(rl->parser) ? "\n" : "");
+    append(rl, line, (apr_size_t)n);
+    rl->res->bytes -= (apr_size_t)n;
+}
+
+void sse_relay_run(sse_relay *rl, sse_relay_result *res)
+{
+    request_rec *r = rl->r;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    rl->res = res;
+    if (rl->parser_failed) {
+        res->end = SSE_END_ERROR; /* out of memory */
+        rl->backend->close = 1;
+        return;
+    }
+    append_retry(rl, rl->initial_retry);
 
     /* The head goes out at once: an EventSource is "open" from here, even
      * if the first event is minutes away. */
-    if (pass_out(&rl, 1) < 0 || rl.body.done) {
-        rc = 0;
+    if (pass_out(rl, 1) < 0 || rl->body.done) {
+        rc = res->end == SSE_END_CLIENT ? -1 : 0;
     } else {
         for (;;) {
-            rc = drain_backend(&rl);
+            rc = drain_backend(rl);
             if (rc <= 0)
                 break;
-            if (rl.unflushed && pass_out(&rl, 1) < 0) {
+            if (rl->unflushed && pass_out(rl, 1) < 0) {
                 rc = -1;
                 break;
             }
-            if (wait_for_activity(&rl) < 0) {
+            if (wait_for_activity(rl) < 0) {
                 rc = -1;
                 break;
             }
@@ -344,26 +401,31 @@ void sse_relay_run(request_rec *r, proxy_conn_rec *backend,
     }
     if (rc == 0) {
         res->end = SSE_END_BACKEND;
-        if (rl.parser && ssep_parser_finish(rl.parser)) {
+        if (rl->parser && !ssep_parser_at_boundary(rl->parser)) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           "SSE00023: backend ended the stream inside an "
-                          "event; the unfinished event is dropped by clients");
+                          "event; clients drop the unfinished event");
             res->end = SSE_END_PREMATURE;
         }
     }
-    if (!(sse_body_complete(&rl.body) && resp->keepalive))
-        backend->close = 1;
+    if (res->end != SSE_END_BACKEND || !sse_body_complete(&rl->body)
+        || !rl->keepalive)
+        rl->backend->close = 1;
     if (res->end == SSE_END_PREMATURE || res->end == SSE_END_ERROR)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, res->backend_error, r,
                       "SSE00024: backend stream broke off (%s) after %"
                       APR_UINT64_T_FMT " events", sse_end_name(res->end),
                       res->events);
+}
 
-    if (res->end != SSE_END_CLIENT) {
-        /* A clean end for the client: the final chunk on HTTP/1.1, an
-         * END_STREAM on HTTP/2, never a truncated chunk. */
-        APR_BRIGADE_INSERT_TAIL(rl.out,
-                                apr_bucket_eos_create(r->connection->bucket_alloc));
-        pass_out(&rl, 0);
-    }
+void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms)
+{
+    if (rl->res->end == SSE_END_CLIENT || rl->r->connection->aborted)
+        return;
+    append_retry(rl, retry_ms);
+    /* A clean end for the client: the final chunk on HTTP/1.1, an
+     * END_STREAM on HTTP/2, never a truncated chunk. */
+    APR_BRIGADE_INSERT_TAIL(rl->out,
+                            apr_bucket_eos_create(rl->r->connection->bucket_alloc));
+    pass_out(rl, 0);
 }

@@ -15,7 +15,8 @@ typedef enum {
     SSE_END_IDLE,       /* SSEProxyIdleTimeout */
     SSE_END_OVERSIZE,   /* SSEProxyMaxEventSize */
     SSE_END_PREMATURE,  /* the backend broke off mid-body or mid-event */
-    SSE_END_ERROR       /* a read error or malformed framing */
+    SSE_END_ERROR,      /* a read error or malformed framing */
+    SSE_END_SHUTDOWN    /* httpd is stopping or restarting gracefully */
 } sse_end_reason;
 
 const char *sse_end_name(sse_end_reason why);
@@ -28,11 +29,24 @@ typedef struct {
     apr_status_t   backend_error;  /* the read error with SSE_END_ERROR */
 } sse_relay_result;
 
-/* Sends the response head already copied to r, then relays the body.
- * The backend connection is marked for closing unless the body ended
- * cleanly on a reusable connection. */
-void sse_relay_run(request_rec *r, proxy_conn_rec *backend,
-                   const sse_dir_conf *conf, const sse_response *resp,
-                   sse_relay_result *res);
+typedef struct sse_relay sse_relay;
+
+/* Prepares the relay of resp's body to r (allocated from r->pool).
+ * initial_retry_ms >= 0 starts an event stream with that retry: line. */
+sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
+                            const sse_dir_conf *conf,
+                            const sse_response *resp,
+                            apr_int64_t initial_retry_ms);
+
+/* Sends the response head already copied to r, then relays the body
+ * until it ends, the client leaves or a limit is hit.  The backend
+ * connection is marked for closing unless the body ended cleanly on a
+ * reusable connection. */
+void sse_relay_run(sse_relay *rl, sse_relay_result *res);
+
+/* Ends the client's response cleanly (unless the client left), with a
+ * retry: line first when retry_ms >= 0, placed so that it cannot become
+ * part of an event. */
+void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms);
 
 #endif

@@ -308,6 +308,9 @@ SSEP_API int ssep_parser_finish(ssep_parser *p);
  * lines (a comment, a retry field) without changing any event. */
 SSEP_API int ssep_parser_at_boundary(const ssep_parser *p);
 
+/* 1 at the start of a line (no byte of an unfinished line pending). */
+SSEP_API int ssep_parser_at_line_start(const ssep_parser *p);
+
 /* The reconnection time the stream set with a valid "retry" field, in
  * ms (saturated at INT64_MAX), or -1 if it never set one. */
 SSEP_API int64_t ssep_parser_retry(const ssep_parser *p);

@@ -443,6 +443,12 @@ int ssep_parser_at_boundary(const ssep_parser *p)
            && (p->bom_matched == 0 || p->bom_matched == 3);
 }
 
+int ssep_parser_at_line_start(const ssep_parser *p)
+{
+    return p && p->state == LINE_START
+           && (p->bom_matched == 0 || p->bom_matched == 3);
+}
+
 int64_t ssep_parser_retry(const ssep_parser *p)
 {
     return p ? p->retry : -1;

@@ -102,9 +102,9 @@ class RelayTest(unittest.TestCase):
     # 3. unbuffered: event 1 arrives before event 2 is even sent
     def test_unbuffered(self):
         c = self.client("/events?count=2&gap_after=1&gap_ms=700")
-        c.read_until(lambda b: b.count(b"\n\n") >= 1)
+        c.read_until(lambda b: b.count(b"}\n\n") >= 1)
         first_arrival = harness.monotonic_ns()
-        c.read_until(lambda b: b.count(b"\n\n") >= 2)
+        c.read_until(lambda b: b.count(b"}\n\n") >= 2)
         events = data_events(c.resp.body)
         sent2 = json.loads(events[1]["data"])["t"]
         self.assertLess(first_arrival, sent2,

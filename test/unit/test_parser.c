@@ -288,7 +288,11 @@ static void test_boundaries(void)
 
     /* a completed field line still means "inside an event" */
     p = ssep_parser_create(NULL);
-    ssep_parser_feed(p, "data: x\n", 8, &used, &ev);
+    CU_ASSERT(ssep_parser_at_line_start(p));
+    ssep_parser_feed(p, "data: x", 7, &used, &ev);
+    CU_ASSERT_FALSE(ssep_parser_at_line_start(p));
+    ssep_parser_feed(p, "\n", 1, &used, &ev);
+    CU_ASSERT(ssep_parser_at_line_start(p));
     CU_ASSERT_FALSE(ssep_parser_at_boundary(p));
     ssep_parser_feed(p, ":c\n", 3, &used, &ev);
     CU_ASSERT_FALSE(ssep_parser_at_boundary(p));
@@ -446,6 +450,7 @@ static void test_bad_arguments(void)
     CU_ASSERT_EQUAL(ssep_parser_events(NULL), 0);
     CU_ASSERT_PTR_NULL(ssep_parser_last_id(NULL, NULL));
     CU_ASSERT_FALSE(ssep_parser_at_boundary(NULL));
+    CU_ASSERT_FALSE(ssep_parser_at_line_start(NULL));
     ssep_parser_reset(NULL);
     ssep_parser_destroy(NULL);
     ssep_parser_destroy(p);

@@ -1,0 +1,195 @@
+#include "httpd.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "apr_strings.h"
+
+#include "sse_answer.h"
+#include "sse_members.h"
+
+APLOG_USE_MODULE(sse_proxy);
+
+int sse_client_wants_stream(request_rec *r)
+{
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+
+    return accept && ap_strcasestr(accept, "text/event-stream") != NULL;
+}
+
+static proxy_balancer *request_balancer(request_rec *r)
+{
+    proxy_server_conf *pconf = ap_get_module_config(r->server->module_config,
+                                                    &proxy_module);
+    const char *name = sse_request_balancer(r);
+
+    if (!*name && r->filename && !strncmp(r->filename, "proxy:balancer://", 17))
+        name = r->filename + 6;
+    if (!*name)
+        return NULL;
+    return ap_proxy_get_balancer(r->pool, pconf, name, 0);
+}
+
+/* How long until w takes requests again; 0 when it does now, -1 when it
+ * is out for reasons the policy does not own (disabled, stopped). */
+static apr_int64_t worker_due_ms(proxy_worker *w, apr_time_t now)
+{
+    apr_time_t due;
+
+    if (PROXY_WORKER_IS_USABLE(w))
+        return 0;
+    if ((w->s->status & PROXY_WORKER_NOT_USABLE_BITMAP)
+        != PROXY_WORKER_IN_ERROR)
+        return -1;
+    due = w->s->error_time + w->s->retry;
+    return due > now ? (due - now) / 1000 : 0;
+}
+
+void sse_outlook_get(request_rec *r, proxy_worker *worker, ssep_class cls,
+                     sse_outlook *o)
+{
+    proxy_balancer *balancer = request_balancer(r);
+    apr_time_t now = apr_time_now();
+    const char *bname = balancer ? balancer->s->name : "";
+    int i, n = 0, gave_up = 0;
+
+    o->due_ms = -1;
+    o->cls = cls;
+    o->all_gave_up = 0;
+    if (balancer) {
+        proxy_worker **workers = (proxy_worker **)balancer->workers->elts;
+        for (i = 0; i < balancer->workers->nelts; i++) {
+            proxy_worker *w = workers[i];
+            sse_member_state m;
+            int known = sse_member_snapshot(bname, w->s->name_ex, &m);
+            apr_int64_t due = worker_due_ms(w, now);
+
+            if (due < 0)
+                continue;
+            n++;
+            if (known && m.gave_up && due > 0)
+                gave_up++;
+            if (o->due_ms < 0 || due < o->due_ms) {
+                o->due_ms = due;
+                if (known && m.consecutive_failures)
+                    o->cls = (ssep_class)m.last_class;
+            }
+        }
+        o->all_gave_up = n > 0 && gave_up == n;
+    } else if (worker) {
+        sse_member_state m;
+        if (sse_member_snapshot("", worker->s->name_ex, &m)
+            && m.consecutive_failures) {
+            o->due_ms = m.next_retry > now ? (m.next_retry - now) / 1000 : 0;
+            o->cls = (ssep_class)m.last_class;
+            o->all_gave_up = m.gave_up;
+        }
+    }
+    if (o->due_ms < 0)
+        o->due_ms = 0;
+    if (o->cls == SSEP_CLASS_NONE)
+        o->cls = SSEP_CLASS_PROXY;
+}
+
+static apr_uint64_t client_rng(request_rec *r)
+{
+    apr_uint64_t seed = 0, rng;
+
+    if (apr_generate_random_bytes((unsigned char *)&seed, sizeof(seed))
+        != APR_SUCCESS)
+        seed = (apr_uint64_t)apr_time_now() ^ (apr_uintptr_t)r;
+    ssep_rng_seed(&rng, seed);
+    return rng;
+}
+
+apr_int64_t sse_retry_hint(request_rec *r, const sse_server_conf *sc,
+                           const sse_outlook *o)
+{
+    const ssep_strategy *net = ssep_policy_strategy(&sc->policy,
+                                                    SSEP_CLASS_NETWORK);
+    const ssep_strategy *cls = ssep_policy_strategy(&sc->policy, o->cls);
+    apr_uint64_t rng = client_rng(r);
+    apr_int64_t spread, hint;
+
+    /* the spread of a healthy stream's first retry, on top of the time
+     * the soonest member is due */
+    spread = ssep_backoff_jittered(net, 0, SSEP_Q_GOOD, sc->policy.jitter, 0,
+                                   &rng);
+    if (spread < 0)
+        spread = net ? net->initial_ms : 5000;
+    hint = o->due_ms + spread;
+    if (cls && hint > (apr_int64_t)cls->max_ms)
+        hint = cls->max_ms;
+    return hint;
+}
+
+apr_int64_t sse_initial_retry(request_rec *r, const sse_dir_conf *d,
+                              const sse_server_conf *sc)
+{
+    const ssep_strategy *net;
+    apr_uint64_t rng;
+
+    if (d->retry_ms == SSE_RETRY_OFF)
+        return -1;
+    if (d->retry_ms > 0)
+        return d->retry_ms;
+    net = ssep_policy_strategy(&sc->policy, SSEP_CLASS_NETWORK);
+    rng = client_rng(r);
+    return ssep_backoff_jittered(net, 0, SSEP_Q_GOOD, sc->policy.jitter, 0,
+                                 &rng);
+}
+
+int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,
+                           const sse_server_conf *sc, proxy_worker *worker,
+                           ssep_class cls)
+{
+    sse_outlook o;
+    apr_int64_t hint;
+    const ssep_strategy *strategy;
+
+    sse_outlook_get(r, worker, cls, &o);
+    strategy = ssep_policy_strategy(&sc->policy, o.cls);
+    if (o.all_gave_up && d->giveup == SSE_GIVEUP_RETRY && strategy)
+        o.due_ms = strategy->max_ms;
+    hint = sse_retry_hint(r, sc, &o);
+
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    apr_table_setn(r->notes, "sse-end", "policy");
+    apr_table_setn(r->notes, "sse-class", ssep_class_name(o.cls));
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+
+    if (!sse_client_wants_stream(r)) {
+        r->status = HTTP_SERVICE_UNAVAILABLE;
+        apr_table_setn(r->headers_out, "Retry-After",
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                    (hint + 999) / 1000));
+        ap_set_content_type(r, "text/plain; charset=utf-8");
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "SSE00033: no member available (%s): 503, Retry-After "
+                      "%" APR_INT64_T_FMT "s", ssep_class_name(o.cls),
+                      (hint + 999) / 1000);
+        if (!r->header_only)
+            ap_rprintf(r, "Service temporarily unavailable (%s); retry in "
+                       "%" APR_INT64_T_FMT " s.\n", ssep_class_name(o.cls),
+                       (hint + 999) / 1000);
+        return OK;
+    }
+    if (o.all_gave_up && d->giveup == SSE_GIVEUP_204) {
+        r->status = HTTP_NO_CONTENT;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "SSE00034: every member gave up (%s): 204 tells the "
+                      "client to stop", ssep_class_name(o.cls));
+        return OK;
+    }
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/event-stream");
+    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    apr_table_setn(r->notes, "sse-retry",
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, hint));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "SSE00032: no member available (%s): retry: %" APR_INT64_T_FMT
+                  " sent to the client", ssep_class_name(o.cls), hint);
+    if (!r->header_only)
+        ap_rprintf(r, "retry: %" APR_INT64_T_FMT "\n: %s, no backend "
+                   "available; reconnect in %" APR_INT64_T_FMT " ms\n\n",
+                   hint, ssep_class_name(o.cls), hint);
+    return OK;
+}

@@ -1,0 +1,274 @@
+#include "httpd.h"
+#include "http_log.h"
+#include "ap_provider.h"
+#include "ap_slotmem.h"
+#include "apr_global_mutex.h"
+#include "apr_strings.h"
+#include "util_mutex.h"
+
+#include "sse_members.h"
+
+APLOG_USE_MODULE(sse_proxy);
+
+#define MUTEX_TYPE "sse-proxy-members"
+#define SHM_NAME   "sse_proxy_members"
+
+static const ap_slotmem_provider_t *storage;
+static ap_slotmem_instance_t *slots;
+static apr_global_mutex_t *lock;
+
+apr_status_t sse_members_pre_config(apr_pool_t *pconf)
+{
+    return ap_mutex_register(pconf, MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+apr_status_t sse_members_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_status_t rv;
+
+    storage = ap_lookup_provider(AP_SLOTMEM_PROVIDER_GROUP, "shm",
+                                 AP_SLOTMEM_PROVIDER_VERSION);
+    if (!storage) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "SSE00040: mod_slotmem_shm is needed for the shared "
+                     "member state: add LoadModule slotmem_shm_module");
+        return APR_EGENERAL;
+    }
+    /* A named segment: mod_slotmem_shm hands the same one back after a
+     * graceful restart, so backoff survives it. */
+    rv = storage->create(&slots, SHM_NAME, sizeof(sse_member_state),
+                         SSE_MEMBER_SLOTS, AP_SLOTMEM_TYPE_PREGRAB, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "SSE00041: cannot create the shared member state");
+        return rv;
+    }
+    rv = ap_global_mutex_create(&lock, NULL, MUTEX_TYPE, NULL, s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "SSE00042: cannot create the member state mutex");
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+void sse_members_child_init(apr_pool_t *p, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (!lock)
+        return;
+    rv = apr_global_mutex_child_init(&lock, apr_global_mutex_lockfile(lock),
+                                     p);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "SSE00043: cannot attach to the member state mutex");
+}
+
+const char *sse_request_balancer(request_rec *r)
+{
+    const char *b = apr_table_get(r->subprocess_env, "BALANCER_NAME");
+
+    return b ? b : "";
+}
+
+static sse_member_state *slot_at(unsigned i)
+{
+    void *mem = NULL;
+
+    if (storage->dptr(slots, i, &mem) != APR_SUCCESS)
+        return NULL;
+    return mem;
+}
+
+/* Finds or creates the state of (balancer, member).  Lock held. */
+static sse_member_state *find_locked(const char *balancer, const char *member,
+                                     int create)
+{
+    sse_member_state *free_slot = NULL, *m;
+    unsigned i;
+
+    for (i = 0; i < SSE_MEMBER_SLOTS && (m = slot_at(i)); i++) {
+        if (!m->used) {
+            if (!free_slot)
+                free_slot = m;
+            continue;
+        }
+        if (!strcmp(m->member, member) && !strcmp(m->balancer, balancer))
+            return m;
+    }
+    if (!create || !free_slot)
+        return NULL;
+    memset(free_slot, 0, sizeof(*free_slot));
+    apr_cpystrn(free_slot->balancer, balancer, sizeof(free_slot->balancer));
+    apr_cpystrn(free_slot->member, member, sizeof(free_slot->member));
+    free_slot->configured_retry = -1;
+    ssep_tracker_init(&free_slot->tracker);
+    ssep_rng_seed(&free_slot->rng, (apr_uint64_t)apr_time_now()
+                  ^ ((apr_uint64_t)getpid() << 32) ^ (apr_uintptr_t)free_slot);
+    free_slot->used = 1;
+    return free_slot;
+}
+
+static int with_lock(request_rec *r)
+{
+    apr_status_t rv;
+
+    if (!slots || !lock)
+        return 0;
+    rv = apr_global_mutex_lock(lock);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "SSE00044: cannot lock the member state");
+        return 0;
+    }
+    return 1;
+}
+
+static apr_uint64_t now_ms(void)
+{
+    return (apr_uint64_t)(apr_time_now() / 1000);
+}
+
+static sse_member_state *request_member(request_rec *r, proxy_worker *worker)
+{
+    sse_member_state *m = find_locked(sse_request_balancer(r),
+                                      worker->s->name_ex, 1);
+    if (!m)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "SSE00045: member table full (%d members); %s is not "
+                      "tracked", SSE_MEMBER_SLOTS, worker->s->name_ex);
+    return m;
+}
+
+void sse_member_success(request_rec *r, proxy_worker *worker,
+                        apr_interval_time_t connect_time,
+                        apr_interval_time_t ttfb)
+{
+    sse_member_state *m;
+
+    if (!with_lock(r))
+        return;
+    m = request_member(r, worker);
+    if (m) {
+        /* one sample per attempt: what it took to get the stream going,
+         * connect (when a new connection was needed) plus first byte */
+        ssep_tracker_latency(&m->tracker,
+                             (apr_uint32_t)((connect_time + ttfb) / 1000));
+        ssep_tracker_attempt(&m->tracker, 0, now_ms());
+        m->attempts++;
+        if (m->consecutive_failures) {
+            apr_time_t now = apr_time_now();
+            m->last_recovery_ms = (now - m->outage_start) / 1000;
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                          "SSE00031: recovered member=%s balancer=%s "
+                          "after=%" APR_INT64_T_FMT "ms failures=%u",
+                          m->member, *m->balancer ? m->balancer + 11 : "-",
+                          m->last_recovery_ms, m->consecutive_failures);
+            if (m->configured_retry >= 0)
+                worker->s->retry = m->configured_retry;
+        }
+        m->consecutive_failures = 0;
+        m->gave_up = 0;
+        m->delay_ms = 0;
+        m->next_retry = 0;
+        m->outage_start = 0;
+    }
+    apr_global_mutex_unlock(lock);
+}
+
+apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
+                               ssep_class cls, const ssep_policy *policy)
+{
+    const ssep_strategy *strategy = ssep_policy_strategy(policy, cls);
+    sse_member_state *m;
+    apr_int64_t delay = 0;
+    ssep_quality q;
+    apr_time_t now = apr_time_now();
+    int gave_up = 0;
+
+    if (!strategy || !with_lock(r))
+        return 0;
+    m = request_member(r, worker);
+    if (!m) {
+        apr_global_mutex_unlock(lock);
+        return ssep_backoff_delay(strategy, 0, SSEP_Q_GOOD);
+    }
+    ssep_tracker_attempt(&m->tracker, 1, now_ms());
+    m->attempts++;
+    m->failures_by_class[cls]++;
+    if (m->consecutive_failures == 0) {
+        m->outage_start = now;
+        m->configured_retry = worker->s->retry;
+    }
+    m->consecutive_failures++;
+    m->last_class = cls;
+    q = ssep_tracker_grade(&m->tracker, now_ms());
+    delay = ssep_backoff_jittered(strategy, m->consecutive_failures - 1, q,
+                                  policy->jitter, m->delay_ms, &m->rng);
+    if (delay == SSEP_GIVE_UP) {
+        /* Never dead for good: the member is probed at the class's
+         * slowest pace until it answers again. */
+        gave_up = 1;
+        delay = strategy->max_ms;
+    }
+    m->gave_up = gave_up;
+    m->delay_ms = delay;
+    m->next_retry = now + apr_time_from_msec(delay);
+
+    /* mod_proxy's own error state and retry window: the balancer,
+     * balancer-manager and mod_proxy_hcheck see the same truth. */
+    if (!(worker->s->status & PROXY_WORKER_IGNORE_ERRORS)) {
+        worker->s->retry = apr_time_from_msec(delay);
+        worker->s->error_time = now;
+        worker->s->status |= PROXY_WORKER_IN_ERROR;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "SSE00030: %s member=%s balancer=%s class=%s quality=%s "
+                  "attempt=%u delay=%" APR_INT64_T_FMT "ms",
+                  gave_up ? "give-up" : "backoff", m->member,
+                  *m->balancer ? m->balancer + 11 : "-", ssep_class_name(cls),
+                  ssep_quality_name(q), m->consecutive_failures, delay);
+    apr_global_mutex_unlock(lock);
+    return delay;
+}
+
+int sse_member_snapshot(const char *balancer, const char *member,
+                        sse_member_state *out)
+{
+    sse_member_state *m;
+    int found = 0;
+
+    if (!slots || !lock || apr_global_mutex_lock(lock) != APR_SUCCESS)
+        return 0;
+    m = find_locked(balancer, member, 0);
+    if (m) {
+        *out = *m;
+        found = 1;
+    }
+    apr_global_mutex_unlock(lock);
+    return found;
+}
+
+void sse_members_each(void (*fn)(const sse_member_state *m, void *baton),
+                      void *baton)
+{
+    sse_member_state copy, *m;
+    unsigned i;
+
+    if (!slots || !lock)
+        return;
+    for (i = 0; i < SSE_MEMBER_SLOTS; i++) {
+        int used = 0;
+        if (apr_global_mutex_lock(lock) != APR_SUCCESS)
+            return;
+        m = slot_at(i);
+        if (m && m->used) {
+            copy = *m;
+            used = 1;
+        }
+        apr_global_mutex_unlock(lock);
+        if (used)
+            fn(&copy, baton);
+    }
+}
