@@ -1,8 +1,7 @@
 #include "httpd.h"
 #include "http_log.h"
-#include "ap_provider.h"
-#include "ap_slotmem.h"
 #include "apr_global_mutex.h"
+#include "apr_shm.h"
 #include "apr_strings.h"
 #include "util_mutex.h"
 
@@ -11,11 +10,20 @@
 APLOG_USE_MODULE(sse_proxy);
 
 #define MUTEX_TYPE "sse-proxy-members"
-#define SHM_NAME   "sse_proxy_members"
 
-static const ap_slotmem_provider_t *storage;
-static ap_slotmem_instance_t *slots;
-static apr_global_mutex_t *lock;
+/* The table and its lock live in the process pool of the parent, made
+ * once: graceful restarts (which reload this module and clear pconf)
+ * keep them, children inherit them, and old and new generations of
+ * children keep sharing one lock during a restart. */
+typedef struct {
+    apr_shm_t          *shm;
+    apr_global_mutex_t *lock;
+    sse_member_state   *table;
+} shared_table;
+
+static shared_table *shared;
+
+#define USERDATA_KEY "mod_sse_proxy:members"
 
 apr_status_t sse_members_pre_config(apr_pool_t *pconf)
 {
@@ -24,31 +32,36 @@ apr_status_t sse_members_pre_config(apr_pool_t *pconf)
 
 apr_status_t sse_members_post_config(apr_pool_t *pconf, server_rec *s)
 {
+    apr_pool_t *pproc = s->process->pool;
+    apr_size_t size = sizeof(sse_member_state) * SSE_MEMBER_SLOTS;
+    shared_table *t = NULL;
     apr_status_t rv;
 
-    storage = ap_lookup_provider(AP_SLOTMEM_PROVIDER_GROUP, "shm",
-                                 AP_SLOTMEM_PROVIDER_VERSION);
-    if (!storage) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "SSE00040: mod_slotmem_shm is needed for the shared "
-                     "member state: add LoadModule slotmem_shm_module");
-        return APR_EGENERAL;
+    (void)pconf;
+    apr_pool_userdata_get((void **)&t, USERDATA_KEY, pproc);
+    if (t && apr_shm_size_get(t->shm) >= size) {
+        shared = t;
+        return APR_SUCCESS;
     }
-    /* A named segment: mod_slotmem_shm hands the same one back after a
-     * graceful restart, so backoff survives it. */
-    rv = storage->create(&slots, SHM_NAME, sizeof(sse_member_state),
-                         SSE_MEMBER_SLOTS, AP_SLOTMEM_TYPE_PREGRAB, pconf);
+    t = apr_pcalloc(pproc, sizeof(*t));
+    rv = apr_shm_create(&t->shm, size, NULL, pproc);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "SSE00041: cannot create the shared member state");
+                     "SSE00041: cannot create the shared member state "
+                     "(%" APR_SIZE_T_FMT " bytes)", size);
         return rv;
     }
-    rv = ap_global_mutex_create(&lock, NULL, MUTEX_TYPE, NULL, s, pconf, 0);
+    t->table = apr_shm_baseaddr_get(t->shm);
+    memset(t->table, 0, size);
+    rv = ap_global_mutex_create(&t->lock, NULL, MUTEX_TYPE, NULL, s, pproc, 0);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      "SSE00042: cannot create the member state mutex");
         return rv;
     }
+    apr_pool_userdata_set(t, apr_pstrdup(pproc, USERDATA_KEY),
+                          apr_pool_cleanup_null, pproc);
+    shared = t;
     return APR_SUCCESS;
 }
 
@@ -56,9 +69,10 @@ void sse_members_child_init(apr_pool_t *p, server_rec *s)
 {
     apr_status_t rv;
 
-    if (!lock)
+    if (!shared)
         return;
-    rv = apr_global_mutex_child_init(&lock, apr_global_mutex_lockfile(lock),
+    rv = apr_global_mutex_child_init(&shared->lock,
+                                     apr_global_mutex_lockfile(shared->lock),
                                      p);
     if (rv != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -74,11 +88,7 @@ const char *sse_request_balancer(request_rec *r)
 
 static sse_member_state *slot_at(unsigned i)
 {
-    void *mem = NULL;
-
-    if (storage->dptr(slots, i, &mem) != APR_SUCCESS)
-        return NULL;
-    return mem;
+    return i < SSE_MEMBER_SLOTS ? &shared->table[i] : NULL;
 }
 
 /* Finds or creates the state of (balancer, member).  Lock held. */
@@ -114,9 +124,9 @@ static int with_lock(request_rec *r)
 {
     apr_status_t rv;
 
-    if (!slots || !lock)
+    if (!shared)
         return 0;
-    rv = apr_global_mutex_lock(lock);
+    rv = apr_global_mutex_lock(shared->lock);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "SSE00044: cannot lock the member state");
@@ -174,7 +184,7 @@ void sse_member_success(request_rec *r, proxy_worker *worker,
         m->next_retry = 0;
         m->outage_start = 0;
     }
-    apr_global_mutex_unlock(lock);
+    apr_global_mutex_unlock(shared->lock);
 }
 
 apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
@@ -191,7 +201,7 @@ apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
         return 0;
     m = request_member(r, worker);
     if (!m) {
-        apr_global_mutex_unlock(lock);
+        apr_global_mutex_unlock(shared->lock);
         return ssep_backoff_delay(strategy, 0, SSEP_Q_GOOD);
     }
     ssep_tracker_attempt(&m->tracker, 1, now_ms());
@@ -229,7 +239,7 @@ apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
                   gave_up ? "give-up" : "backoff", m->member,
                   *m->balancer ? m->balancer + 11 : "-", ssep_class_name(cls),
                   ssep_quality_name(q), m->consecutive_failures, delay);
-    apr_global_mutex_unlock(lock);
+    apr_global_mutex_unlock(shared->lock);
     return delay;
 }
 
@@ -239,14 +249,14 @@ int sse_member_snapshot(const char *balancer, const char *member,
     sse_member_state *m;
     int found = 0;
 
-    if (!slots || !lock || apr_global_mutex_lock(lock) != APR_SUCCESS)
+    if (!shared || apr_global_mutex_lock(shared->lock) != APR_SUCCESS)
         return 0;
     m = find_locked(balancer, member, 0);
     if (m) {
         *out = *m;
         found = 1;
     }
-    apr_global_mutex_unlock(lock);
+    apr_global_mutex_unlock(shared->lock);
     return found;
 }
 
@@ -256,18 +266,18 @@ void sse_members_each(void (*fn)(const sse_member_state *m, void *baton),
     sse_member_state copy, *m;
     unsigned i;
 
-    if (!slots || !lock)
+    if (!shared)
         return;
     for (i = 0; i < SSE_MEMBER_SLOTS; i++) {
         int used = 0;
-        if (apr_global_mutex_lock(lock) != APR_SUCCESS)
+        if (apr_global_mutex_lock(shared->lock) != APR_SUCCESS)
             return;
         m = slot_at(i);
         if (m && m->used) {
             copy = *m;
             used = 1;
         }
-        apr_global_mutex_unlock(lock);
+        apr_global_mutex_unlock(shared->lock);
         if (used)
             fn(&copy, baton);
     }

@@ -36,7 +36,7 @@ class ShippedConfTest(unittest.TestCase):
         text = read("sse_proxy.load.in")
         self.assertIn("LoadModule sse_proxy_module @apachemoddir@/mod_sse_proxy.so",
                       text)
-        self.assertIn("# Depends: proxy proxy_http slotmem_shm", text)
+        self.assertIn("# Depends: proxy proxy_http", text)
 
     def test_balancer_example(self):
         self.check(read("examples/balancer.conf"),

@@ -94,6 +94,11 @@ struct stream {
     int close_mid, noid, crlf, chunked, comment;
     int preamble_done;
     int parked;             /* stopped by silent mode */
+    /* head_delay_ms: the response head is held back until head_due, to
+     * play a backend that is slow to answer. */
+    int64_t head_due;
+    size_t head_len;
+    char head[512];
     /* The event being written, when it does not fit in one go. */
     int in_event;
     int cutting;            /* close_mid: this event is sent only in half */
@@ -957,6 +962,11 @@ static void stream_arm(struct conn *c, int64_t now)
     struct stream *s = &c->s;
     int want_out = buf_pending(&c->out) > 0;
 
+    if (s->head_len && !s->preamble_done) {
+        timer_set(c, s->head_due);
+        set_interest(c, want_out);
+        return;
+    }
     if (s->parked) {
         timer_clear(c);
     } else if (s->in_event) {
@@ -981,6 +991,14 @@ static void stream_pump(struct conn *c)
         s->parked = 1;
     } else if (c->after == AFTER_NONE) {
         s->parked = 0;
+        if (!s->preamble_done && s->head_len) {
+            if (now < s->head_due) {
+                stream_arm(c, now);
+                return;
+            }
+            buf_append(&c->out, s->head, s->head_len);
+            s->head_len = 0;
+        }
         if (!s->preamble_done) {
             emit_preamble(c);
             s->preamble_done = 1;
@@ -1417,7 +1435,7 @@ static int param_type(struct qparam *qp, char *dst, size_t cap)
 
 struct sopts {
     double rate;
-    uint64_t count, size, start, first_delay_ms, silent_ms;
+    uint64_t count, size, start, first_delay_ms, silent_ms, head_delay_ms;
     uint64_t gap_after, gap_ms, status, close_after, huge, huge_at, retry;
     int has_count, has_gap_after, has_gap_ms, has_status, has_huge, has_retry;
     int noid, close_mid, comment, crlf, te_close;
@@ -1451,6 +1469,8 @@ static int parse_stream_opts(struct slice q, struct sopts *o, char *err,
             bad = param_u64(&qp, MAX_MS, &o->first_delay_ms);
         } else if (slice_eq(k, "silent_ms")) {
             bad = param_u64(&qp, MAX_MS, &o->silent_ms);
+        } else if (slice_eq(k, "head_delay_ms")) {
+            bad = param_u64(&qp, MAX_MS, &o->head_delay_ms);
         } else if (slice_eq(k, "gap_after")) {
             bad = param_u64(&qp, UINT64_MAX / 2, &o->gap_after)
                   || o->gap_after == 0;
@@ -1495,14 +1515,58 @@ static int parse_stream_opts(struct slice q, struct sopts *o, char *err,
 /* Endpoints                                                            */
 /* ------------------------------------------------------------------ */
 
+static uint64_t interval_of(double rate)
+{
+    double iv, max_iv = (double)MAX_MS * (double)NS_PER_MS;
+
+    if (rate <= 0)
+        return 0;
+    iv = 1e9 / rate;
+    if (iv > max_iv)
+        iv = max_iv;
+    return iv < 1 ? 1 : (uint64_t)llround(iv);
+}
+
+/* Ordinal-based options (count, huge_at, gap_after) are anchored on start=
+ * rather than on the resume point, so that a stream resumed with
+ * Last-Event-ID carries exactly the events the first attempt would have. */
+static void stream_init(struct stream *s, const struct sopts *o,
+                        const struct req *r, int64_t now)
+{
+    uint64_t lei;
+
+    s->start = o->start;
+    s->next_id = o->start;
+    if (r->lei.p && parse_u64(r->lei.p, r->lei.n, &lei) == 0 && lei < UINT64_MAX)
+        s->next_id = lei + 1;
+    s->has_end = o->has_count;
+    s->end_id = o->count > UINT64_MAX - o->start ? UINT64_MAX : o->start + o->count;
+    s->interval_ns = interval_of(o->rate);
+    s->pad = o->size;
+    s->has_huge = o->has_huge;
+    s->huge = o->huge;
+    s->huge_id = o->start + o->huge_at - 1;
+    s->has_gap = o->has_gap_after || o->has_gap_ms;
+    s->gap_id = o->start + (o->has_gap_after ? o->gap_after : 1) - 1;
+    s->gap_ns = (o->has_gap_ms ? o->gap_ms : 1000) * (uint64_t)NS_PER_MS;
+    s->close_after = o->close_after;
+    s->close_mid = o->close_mid && o->close_after > 0;
+    s->noid = o->noid;
+    s->crlf = o->crlf;
+    s->comment = o->comment;
+    s->has_retry = o->has_retry;
+    s->retry = o->retry;
+    s->head_due = now + (int64_t)(o->head_delay_ms * NS_PER_MS);
+    s->next_due = s->head_due
+                  + (int64_t)((o->first_delay_ms + o->silent_ms) * NS_PER_MS);
+}
+
 static void start_stream(struct conn *c, const struct req *r)
 {
     struct sopts o;
     struct stream *s = &c->s;
-    char err[128];
-    uint64_t lei;
-    int keep, head = slice_eq(r->method, "HEAD");
-    int64_t now = mono_ns();
+    char err[128], head[sizeof(s->head)];
+    int keep, chunked, n;
 
     if (parse_stream_opts(r->query, &o, err, sizeof(err)) < 0) {
         respond_text(c, r, 400, err, 0);
@@ -1512,18 +1576,21 @@ static void start_stream(struct conn *c, const struct req *r)
         respond_status(c, r, (int)o.status);
         return;
     }
-    stream_reset(c);
-    s->chunked = r->minor >= 1 && !o.te_close;
-    keep = s->chunked && r->keepalive;
-    buf_printf(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
-               "Cache-Control: no-cache\r\nX-Origin-Name: %s\r\n"
-               "Server: sse-origin\r\n%s%s\r\n",
-               o.type[0] ? o.type : "text/event-stream", g.name,
-               s->chunked ? "Transfer-Encoding: chunked\r\n" : "",
-               keep ? "" : "Connection: close\r\n");
-    c->after = AFTER_NONE;
-    c->close_reason = NULL;
-    if (head) {
+    chunked = r->minor >= 1 && !o.te_close;
+    keep = chunked && r->keepalive;
+    n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                 "Cache-Control: no-cache\r\nX-Origin-Name: %s\r\n"
+                 "Server: sse-origin\r\n%s%s\r\n",
+                 o.type[0] ? o.type : "text/event-stream", g.name,
+                 chunked ? "Transfer-Encoding: chunked\r\n" : "",
+                 keep ? "" : "Connection: close\r\n");
+    if (n < 0 || (size_t)n >= sizeof(head)) {
+        respond_text(c, r, 400, "type too long\n", 0);
+        return;
+    }
+    if (!o.head_delay_ms || slice_eq(r->method, "HEAD"))
+        buf_append(&c->out, head, (size_t)n);
+    if (slice_eq(r->method, "HEAD")) {
         c->state = CS_RESP;
         c->after = keep ? AFTER_KEEPALIVE : AFTER_GRACEFUL;
         c->close_reason = keep ? NULL : "response";
@@ -1532,37 +1599,15 @@ static void start_stream(struct conn *c, const struct req *r)
         log_end();
         return;
     }
-    s->start = o.start;
-    s->next_id = o.start;
-    if (r->lei.p && parse_u64(r->lei.p, r->lei.n, &lei) == 0 && lei < UINT64_MAX)
-        s->next_id = lei + 1;
-    s->has_end = o.has_count;
-    s->end_id = o.count > UINT64_MAX - o.start ? UINT64_MAX : o.start + o.count;
-    s->interval_ns = 0;
-    if (o.rate > 0) {
-        double iv = 1e9 / o.rate;
-        double max_iv = (double)MAX_MS * (double)NS_PER_MS;
-
-        if (iv > max_iv)
-            iv = max_iv;
-        s->interval_ns = iv < 1 ? 1 : (uint64_t)llround(iv);
+    stream_reset(c);
+    stream_init(s, &o, r, mono_ns());
+    s->chunked = chunked;
+    if (o.head_delay_ms) {
+        memcpy(s->head, head, (size_t)n);
+        s->head_len = (size_t)n;
     }
-    s->pad = o.size;
-    s->has_huge = o.has_huge;
-    s->huge = o.huge;
-    s->huge_id = o.start + o.huge_at - 1;
-    s->has_gap = o.has_gap_after || o.has_gap_ms;
-    s->gap_id = o.start + (o.has_gap_after ? o.gap_after : 1) - 1;
-    s->gap_ns = (o.has_gap_ms ? o.gap_ms : 1000) * (uint64_t)NS_PER_MS;
-    s->close_after = o.close_after;
-    s->close_mid = o.close_mid && o.close_after > 0;
-    s->noid = o.noid;
-    s->crlf = o.crlf;
-    s->comment = o.comment;
-    s->has_retry = o.has_retry;
-    s->retry = o.retry;
-    s->next_due = now + (int64_t)((o.first_delay_ms + o.silent_ms) * NS_PER_MS);
     c->state = CS_STREAM;
+    c->after = AFTER_NONE;
     c->is_stream = 1;
     c->keep = keep;
     c->close_reason = NULL;
@@ -1969,6 +2014,76 @@ static void on_timer(struct conn *c)
 /* Listener and modes                                                   */
 /* ------------------------------------------------------------------ */
 
+static void log_open(const struct conn *c, const struct sockaddr_storage *ss)
+{
+    char addr[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+
+    if (g.log_fd < 0)
+        return;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+        inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+        inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
+        port = ntohs(a->sin6_port);
+    }
+    log_begin("OPEN");
+    log_addf(" conn=%" PRIu64 " peer=%s:%u", c->id, addr, port);
+    log_end();
+}
+
+/* Takes ownership of fd. */
+static void conn_new(int fd, const struct sockaddr_storage *ss)
+{
+    struct epoll_event ev;
+    struct conn *c = calloc(1, sizeof(*c));
+    int one = 1;
+
+    if (!c) {
+        close(fd);
+        return;
+    }
+    /* Events are small and latency is what benchmarks measure. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->fd = fd;
+    c->id = ++g.next_conn_id;
+    c->heap_idx = SIZE_MAX;
+    c->opened_ns = mono_ns();
+    c->state = CS_READ;
+    c->ev_mask = EPOLLIN | EPOLLRDHUP;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = c->ev_mask;
+    ev.data.ptr = c;
+    if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        close(fd);
+        free(c);
+        return;
+    }
+    c->next = g.conns;
+    if (g.conns)
+        g.conns->prev = c;
+    g.conns = c;
+    g.open_conns++;
+    log_open(c, ss);
+}
+
+/* Level-triggered: stop watching the listener for a while instead of
+ * spinning on a backlog we cannot take. */
+static void listen_pause(int err)
+{
+    epoll_ctl(g.epfd, EPOLL_CTL_DEL, g.listen_fd, NULL);
+    g.listen_paused = 1;
+    g.listen_retry_at = mono_ns() + RETRY_NS;
+    log_begin("ACCEPT_PAUSED");
+    log_addf(" errno=%d", err);
+    log_end();
+}
+
 static void accept_conns(void)
 {
     int i;
@@ -1976,69 +2091,16 @@ static void accept_conns(void)
     for (i = 0; i < 256 && g.listen_fd >= 0; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        struct epoll_event ev;
-        struct conn *c;
-        char addr[INET6_ADDRSTRLEN] = "?";
-        unsigned port = 0;
-        int one = 1;
         int fd = accept4(g.listen_fd, (struct sockaddr *)&ss, &sl,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
-                || errno == ENOMEM) {
-                /* Level-triggered: stop watching for a while instead of
-                 * spinning on a backlog we cannot take. */
-                epoll_ctl(g.epfd, EPOLL_CTL_DEL, g.listen_fd, NULL);
-                g.listen_paused = 1;
-                g.listen_retry_at = mono_ns() + RETRY_NS;
-                log_begin("ACCEPT_PAUSED");
-                log_addf(" errno=%d", errno);
-                log_end();
-            }
+                || errno == ENOMEM)
+                listen_pause(errno);
             return;
         }
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-            close(fd);
-            continue;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        c->fd = fd;
-        c->id = ++g.next_conn_id;
-        c->heap_idx = SIZE_MAX;
-        c->opened_ns = mono_ns();
-        c->state = CS_READ;
-        c->ev_mask = EPOLLIN | EPOLLRDHUP;
-        memset(&ev, 0, sizeof(ev));
-        ev.events = c->ev_mask;
-        ev.data.ptr = c;
-        if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            close(fd);
-            free(c);
-            continue;
-        }
-        c->next = g.conns;
-        if (g.conns)
-            g.conns->prev = c;
-        g.conns = c;
-        g.open_conns++;
-        if (g.log_fd >= 0) {
-            if (ss.ss_family == AF_INET) {
-                struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-                inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
-                port = ntohs(a->sin_port);
-            } else if (ss.ss_family == AF_INET6) {
-                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-                inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
-                port = ntohs(a->sin6_port);
-            }
-            log_begin("OPEN");
-            log_addf(" conn=%" PRIu64 " peer=%s:%u", c->id, addr, port);
-            log_end();
-        }
+        conn_new(fd, &ss);
     }
 }
 
