@@ -71,6 +71,7 @@ mod_sse_proxy demo on http://$host:$port/  (origins on 127.0.0.1:$o1 and :$o2)
   curl -N 'http://$host:$port/events?rate=10&size=100'
   curl -N -H 'Last-Event-ID: 100' http://$host:$port/events     resumes at id 101
   curl -N --http2-prior-knowledge http://$host:$port/stream     the same over HTTP/2 (h2c)
+  http://$host:$port/sse-status                       what the policy sees and decides
   curl 'http://$host:$port/origin1/control?mode=status&status=503'   make origin 1 fail
   curl 'http://$host:$port/origin1/control?mode=normal'              and recover
 

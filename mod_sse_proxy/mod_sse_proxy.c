@@ -22,6 +22,8 @@
 #include "sse_config.h"
 #include "sse_members.h"
 #include "sse_relay.h"
+#include "sse_stats.h"
+#include "sse_status.h"
 
 module AP_MODULE_DECLARE_DATA sse_proxy_module;
 
@@ -143,6 +145,15 @@ static void note_result(request_rec *r, const sse_relay_result *res)
                                 res->heartbeats));
 }
 
+/* Counts a stream request once, however many members it is tried on. */
+static void count_request(request_rec *r)
+{
+    if (!apr_table_get(r->notes, "sse-counted")) {
+        apr_table_setn(r->notes, "sse-counted", "1");
+        SSE_STAT_ADD(stream_requests, 1);
+    }
+}
+
 /* A member failed before the client saw anything: back it off and let
  * mod_proxy try another one (503 is what makes it fail over). */
 static int member_failed(request_rec *r, proxy_worker *worker,
@@ -170,7 +181,15 @@ static void relay_answer(request_rec *r, proxy_conn_rec *backend,
     rl = sse_relay_create(r, backend, dconf, resp,
                           resp->is_event_stream
                           ? sse_initial_retry(r, dconf, sc) : -1);
+    if (resp->is_event_stream) {
+        SSE_STAT_ADD(streams_established, 1);
+        SSE_STAT_ADD(streams_open, 1);
+    }
     sse_relay_run(rl, &res);
+    if (resp->is_event_stream) {
+        SSE_STAT_ADD(streams_open, -1);
+        SSE_STAT_ADD(ends[res.end], 1);
+    }
     if (res.end == SSE_END_PREMATURE || res.end == SSE_END_ERROR) {
         ssep_condition cond = res.end == SSE_END_PREMATURE
             ? SSEP_COND_PREMATURE_EOF
@@ -229,6 +248,7 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
         return HTTP_BAD_REQUEST;
     }
     ap_set_module_config(r->request_config, &sse_proxy_module, worker);
+    count_request(r);
 
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                   "SSE00001: stream %s via %s", url, worker->s->name_ex);
@@ -268,6 +288,10 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     }
     /* Anything else is the member working: a stream, or an answer that
      * is the client's business (401/403 pass through unchanged). */
+    if (cls == SSEP_CLASS_AUTH) {
+        SSE_STAT_ADD(errors[SSEP_CLASS_AUTH], 1);
+        apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
+    }
     sse_member_success(r, worker, connect_time, resp.ttfb);
     relay_answer(r, backend, worker, dconf, &resp);
     status = OK;
@@ -298,6 +322,7 @@ static int sse_request_status(int *status, request_rec *r)
         return DECLINED;
     if (cls_name)
         ssep_class_parse(cls_name, &cls);
+    count_request(r);
     *status = sse_answer_unavailable(r, dconf, server_conf(r), worker, cls);
     return OK;
 }
@@ -343,6 +368,7 @@ static void sse_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(sse_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(sse_post_config, after_slotmem, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(sse_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(sse_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(sse_proxy) = {

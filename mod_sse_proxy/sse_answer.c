@@ -5,6 +5,7 @@
 
 #include "sse_answer.h"
 #include "sse_members.h"
+#include "sse_stats.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
@@ -157,6 +158,7 @@ int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,
     apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
 
     if (!sse_client_wants_stream(r)) {
+        SSE_STAT_ADD(answers[SSE_ANSWER_UNAVAILABLE], 1);
         r->status = HTTP_SERVICE_UNAVAILABLE;
         apr_table_setn(r->headers_out, "Retry-After",
                        apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
@@ -173,12 +175,14 @@ int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,
         return OK;
     }
     if (o.all_gave_up && d->giveup == SSE_GIVEUP_204) {
+        SSE_STAT_ADD(answers[SSE_ANSWER_NO_CONTENT], 1);
         r->status = HTTP_NO_CONTENT;
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "SSE00034: every member gave up (%s): 204 tells the "
                       "client to stop", ssep_class_name(o.cls));
         return OK;
     }
+    SSE_STAT_ADD(answers[SSE_ANSWER_RETRY], 1);
     r->status = HTTP_OK;
     ap_set_content_type(r, "text/event-stream");
     apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");

@@ -6,6 +6,7 @@
 #include "util_mutex.h"
 
 #include "sse_members.h"
+#include "sse_stats.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
@@ -19,6 +20,7 @@ typedef struct {
     apr_shm_t          *shm;
     apr_global_mutex_t *lock;
     sse_member_state   *table;
+    sse_counters       *counters;   /* right after the table */
 } shared_table;
 
 static shared_table *shared;
@@ -33,7 +35,9 @@ apr_status_t sse_members_pre_config(apr_pool_t *pconf)
 apr_status_t sse_members_post_config(apr_pool_t *pconf, server_rec *s)
 {
     apr_pool_t *pproc = s->process->pool;
-    apr_size_t size = sizeof(sse_member_state) * SSE_MEMBER_SLOTS;
+    apr_size_t table_size = APR_ALIGN_DEFAULT(sizeof(sse_member_state)
+                                              * SSE_MEMBER_SLOTS);
+    apr_size_t size = table_size + sizeof(sse_counters);
     shared_table *t = NULL;
     apr_status_t rv;
 
@@ -53,6 +57,8 @@ apr_status_t sse_members_post_config(apr_pool_t *pconf, server_rec *s)
     }
     t->table = apr_shm_baseaddr_get(t->shm);
     memset(t->table, 0, size);
+    t->counters = (sse_counters *)((char *)t->table + table_size);
+    t->counters->started = apr_time_now();
     rv = ap_global_mutex_create(&t->lock, NULL, MUTEX_TYPE, NULL, s, pproc, 0);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
@@ -77,6 +83,11 @@ void sse_members_child_init(apr_pool_t *p, server_rec *s)
     if (rv != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      "SSE00043: cannot attach to the member state mutex");
+}
+
+sse_counters *sse_stats(void)
+{
+    return shared ? shared->counters : NULL;
 }
 
 const char *sse_request_balancer(request_rec *r)
@@ -197,6 +208,7 @@ apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
     apr_time_t now = apr_time_now();
     int gave_up = 0;
 
+    SSE_STAT_ADD(errors[cls], 1);
     if (!strategy || !with_lock(r))
         return 0;
     m = request_member(r, worker);
@@ -207,6 +219,7 @@ apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
     ssep_tracker_attempt(&m->tracker, 1, now_ms());
     m->attempts++;
     m->failures_by_class[cls]++;
+    m->outages += m->consecutive_failures == 0;
     if (m->consecutive_failures == 0) {
         m->outage_start = now;
         m->configured_retry = worker->s->retry;

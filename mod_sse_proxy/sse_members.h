@@ -25,6 +25,7 @@ typedef struct {
     apr_int64_t  last_recovery_ms; /* how long the last outage lasted */
     apr_uint64_t rng;
     apr_uint64_t attempts;
+    apr_uint64_t outages;
     apr_uint64_t failures_by_class[SSEP_CLASS_COUNT];
     ssep_tracker tracker;
 } sse_member_state;

@@ -10,6 +10,7 @@
 
 #include "ssepolicy.h"
 #include "sse_relay.h"
+#include "sse_stats.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
@@ -89,6 +90,7 @@ static void append(relay *rl, const char *data, apr_size_t len)
     apr_brigade_write(rl->out, NULL, NULL, data, len);
     rl->unflushed += len;
     rl->res->bytes += len;
+    SSE_STAT_ADD(bytes, len);
 }
 
 /* One span of body payload: cut into events, each flushed as it ends. */
@@ -109,7 +111,13 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
         append(rl, data + off, used);
         off += used;
         if (rc == SSEP_PARSE_EVENT) {
-            rl->res->events++;
+            if (rl->res->events++ == 0) {
+                SSE_STAT_ADD(first_event_us,
+                             (apr_uint64_t)(apr_time_now()
+                                            - rl->r->request_time));
+                SSE_STAT_ADD(first_events, 1);
+            }
+            SSE_STAT_ADD(events, 1);
             if (pass_out(rl, 1) < 0)
                 return -1;
         } else if (rc < 0) {
@@ -303,6 +311,7 @@ static int wait_for_activity(relay *rl)
             append(rl, heartbeat_line, sizeof(heartbeat_line) - 1);
             rl->res->bytes -= sizeof(heartbeat_line) - 1;
             rl->res->heartbeats++;
+            SSE_STAT_ADD(heartbeats, 1);
             if (pass_out(rl, 1) < 0)
                 return -1;
         }

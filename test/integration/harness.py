@@ -143,6 +143,7 @@ class Origin:
 BASE_MODULES = [
     ("mpm_event_module", "mod_mpm_event.so"),
     ("authz_core_module", "mod_authz_core.so"),
+    ("authz_host_module", "mod_authz_host.so"),
     ("filter_module", "mod_filter.so"),
     ("deflate_module", "mod_deflate.so"),
     ("headers_module", "mod_headers.so"),

@@ -1,0 +1,48 @@
+/* Counters of the whole server, in shared memory so that every child
+ * adds to the same numbers (what the status handler shows). */
+#ifndef SSE_STATS_H
+#define SSE_STATS_H
+
+#include "apr.h"
+#include "apr_time.h"
+
+#include "ssepolicy.h"
+#include "sse_relay.h"
+
+typedef enum {
+    SSE_ANSWER_RETRY = 0,      /* 200 text/event-stream with retry: */
+    SSE_ANSWER_NO_CONTENT,     /* 204: every member gave up */
+    SSE_ANSWER_UNAVAILABLE,    /* 503 + Retry-After */
+    SSE_ANSWER_KINDS
+} sse_answer_kind;
+
+#define SSE_END_REASONS (SSE_END_SHUTDOWN + 1)
+
+typedef struct {
+    apr_time_t   started;              /* when the parent created them */
+    apr_uint64_t stream_requests;      /* GET/HEAD on SSE routes */
+    apr_uint64_t streams_established;  /* that got a backend 200 stream */
+    apr_int64_t  streams_open;
+    apr_uint64_t events;
+    apr_uint64_t bytes;
+    apr_uint64_t heartbeats;
+    apr_uint64_t errors[SSEP_CLASS_COUNT];
+    apr_uint64_t ends[SSE_END_REASONS];
+    apr_uint64_t answers[SSE_ANSWER_KINDS];
+    apr_uint64_t first_event_us;       /* sum: request start -> 1st event */
+    apr_uint64_t first_events;         /* streams that had a first event */
+} sse_counters;
+
+/* The shared counters, or NULL before post_config. */
+sse_counters *sse_stats(void);
+
+#define SSE_STAT_ADD(field, n) \
+    do { \
+        sse_counters *sse_c_ = sse_stats(); \
+        if (sse_c_) \
+            __atomic_fetch_add(&sse_c_->field, (n), __ATOMIC_RELAXED); \
+    } while (0)
+
+#define SSE_STAT_GET(c, field) __atomic_load_n(&(c)->field, __ATOMIC_RELAXED)
+
+#endif
