@@ -52,7 +52,7 @@ if [ "$(id -u)" = 0 ]; then
 Group nogroup"
 fi
 sed -e "s|@root@|$root|g" -e "s|@host@|$host|g" -e "s|@port@|$port|g" \
-    -e "s|@moddir@|$moddir|g" \
+    -e "s|@moddir@|$moddir|g" -e "s|@www@|$srcdir/demo/www|g" \
     -e "s|@sse_module@|$builddir/mod_sse_proxy/.libs/mod_sse_proxy.so|g" \
     -e "s|@origin1@|$o1|g" -e "s|@origin2@|$o2|g" \
     "$srcdir/conf/demo.conf.in" | awk -v user="$user" '{ if ($0 == "@user@") print user; else print }' \
@@ -67,6 +67,7 @@ cat <<INFO
 
 mod_sse_proxy demo on http://$host:$port/  (origins on 127.0.0.1:$o1 and :$o2)
 
+  http://$host:$port/                                 the demo page (a live EventSource)
   curl -N http://$host:$port/events                  a stream (1 event/s, heartbeats every 15 s)
   curl -N 'http://$host:$port/events?rate=10&size=100'
   curl -N -H 'Last-Event-ID: 100' http://$host:$port/events     resumes at id 101

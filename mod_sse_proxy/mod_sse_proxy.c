@@ -55,24 +55,48 @@ static ssep_condition condition_of(apr_status_t rv, int is_ssl)
     return is_ssl ? SSEP_COND_TLS : SSEP_COND_OTHER;
 }
 
+/* Where the request goes: filled by ap_proxy_determine_connection. */
+typedef struct {
+    apr_uri_t  *uri;
+    char       *locurl;
+    char        server_portstr[32];
+    const char *proxyname;
+    apr_port_t  proxyport;
+} target;
+
 /* Connects, sends the request and reads the response head.  On a reused
  * pooled connection the backend may have closed it in the meantime: then
- * one fresh connection is tried, as mod_proxy_http does. */
+ * one fresh connection is tried, as mod_proxy_http does (close=1 before
+ * ap_proxy_determine_connection drops the stale socket; the connection
+ * record itself stays ours until the caller releases it). */
 static int exchange_head(request_rec *r, proxy_conn_rec *backend,
                          proxy_worker *worker, proxy_server_conf *conf,
-                         apr_uri_t *uri, char *locurl, char *server_portstr,
-                         const char *scheme, sse_response *resp,
-                         apr_interval_time_t *connect_time,
+                         target *t, char *url, const char *scheme,
+                         sse_response *resp, apr_interval_time_t *connect_time,
                          attempt_failure *fail)
 {
     int attempt;
 
     for (attempt = 0; attempt < 2; attempt++) {
-        int reused = backend->connection != NULL && attempt == 0;
-        apr_time_t start = apr_time_now();
+        int reused;
+        apr_time_t start;
         apr_status_t rv;
         int status;
 
+        t->locurl = url;
+        status = ap_proxy_determine_connection(r->pool, r, conf, worker,
+                                               backend, t->uri, &t->locurl,
+                                               t->proxyname, t->proxyport,
+                                               t->server_portstr,
+                                               sizeof(t->server_portstr));
+        if (status != OK) {
+            /* mod_proxy could not resolve or parse the backend address */
+            fail->cond = SSEP_COND_DNS;
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+        backend->close = 0;
+        reused = backend->connection != NULL && backend->sock != NULL;
+        start = apr_time_now();
         if (ap_proxy_connect_backend(scheme, backend, worker, r->server)) {
             apr_interval_time_t took = apr_time_now() - start;
             apr_interval_time_t limit = worker->s->conn_timeout_set
@@ -93,8 +117,8 @@ static int exchange_head(request_rec *r, proxy_conn_rec *backend,
             fail->cond = SSEP_COND_OTHER;
             return HTTP_SERVICE_UNAVAILABLE;
         }
-        status = sse_backend_send_request(r, backend, worker, conf, uri,
-                                          locurl, server_portstr);
+        status = sse_backend_send_request(r, backend, worker, conf, t->uri,
+                                          t->locurl, t->server_portstr);
         if (status == OK) {
             rv = sse_backend_read_head(r, backend, resp);
             if (rv == APR_SUCCESS)
@@ -111,9 +135,9 @@ static int exchange_head(request_rec *r, proxy_conn_rec *backend,
                           worker->s->name_ex, ssep_condition_name(fail->cond));
             return HTTP_SERVICE_UNAVAILABLE;
         }
-        /* drop the stale connection and try a new one */
-        ap_proxy_release_connection(scheme, backend, r->server);
-        backend->close = 0;
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
+                      "SSE00007: pooled connection to %s was closed by the "
+                      "backend; retrying on a new one", worker->s->name_ex);
     }
     return HTTP_SERVICE_UNAVAILABLE;
 }
@@ -221,9 +245,7 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
                                                &sse_proxy_module);
     const char *scheme;
     proxy_conn_rec *backend = NULL;
-    apr_uri_t *uri;
-    char *locurl = url;
-    char server_portstr[32];
+    target t;
     sse_response resp;
     attempt_failure fail = { SSEP_COND_NONE, 0 };
     apr_interval_time_t connect_time = 0;
@@ -252,27 +274,18 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
 
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                   "SSE00001: stream %s via %s", url, worker->s->name_ex);
-    uri = apr_pcalloc(r->pool, sizeof(*uri));
+    memset(&t, 0, sizeof(t));
+    t.uri = apr_pcalloc(r->pool, sizeof(*t.uri));
+    t.proxyname = proxyname;
+    t.proxyport = proxyport;
     status = ap_proxy_acquire_connection(scheme, &backend, worker, r->server);
     if (status != OK)
         goto cleanup;
     backend->is_ssl = !strcmp(scheme, "https");
-    backend->close = 0;
-    status = ap_proxy_determine_connection(r->pool, r, conf, worker, backend,
-                                           uri, &locurl, proxyname, proxyport,
-                                           server_portstr,
-                                           sizeof(server_portstr));
-    if (status != OK) {
-        /* mod_proxy could not resolve or parse the backend's address */
-        status = member_failed(r, worker,
-                               ssep_classify(0, SSEP_COND_DNS, NULL));
-        goto cleanup;
-    }
 
     memset(&resp, 0, sizeof(resp));
-    status = exchange_head(r, backend, worker, conf, uri, locurl,
-                           server_portstr, scheme, &resp, &connect_time,
-                           &fail);
+    status = exchange_head(r, backend, worker, conf, &t, url, scheme, &resp,
+                           &connect_time, &fail);
     if (status != OK) {
         status = member_failed(r, worker, ssep_classify(0, fail.cond, NULL));
         goto cleanup;

@@ -191,9 +191,15 @@ int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   "SSE00032: no member available (%s): retry: %" APR_INT64_T_FMT
                   " sent to the client", ssep_class_name(o.cls), hint);
+    /* The retry: field is for the EventSource itself; the named event
+     * lets a page show it (scripts cannot see retry: or comments).
+     * Listeners of "message" never see it. */
     if (!r->header_only)
         ap_rprintf(r, "retry: %" APR_INT64_T_FMT "\n: %s, no backend "
-                   "available; reconnect in %" APR_INT64_T_FMT " ms\n\n",
-                   hint, ssep_class_name(o.cls), hint);
+                   "available; reconnect in %" APR_INT64_T_FMT " ms\n\n"
+                   "event: sse-proxy\ndata: {\"retry\":%" APR_INT64_T_FMT
+                   ",\"class\":\"%s\"}\n\n",
+                   hint, ssep_class_name(o.cls), hint, hint,
+                   ssep_class_name(o.cls));
     return OK;
 }

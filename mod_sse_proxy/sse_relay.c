@@ -432,6 +432,10 @@ void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms)
     if (rl->res->end == SSE_END_CLIENT || rl->r->connection->aborted)
         return;
     append_retry(rl, retry_ms);
+    /* A stopping child cannot take the connection back for keep-alive;
+     * the headers are out, so this no longer affects chunking. */
+    if (rl->res->end == SSE_END_SHUTDOWN)
+        rl->r->connection->keepalive = AP_CONN_CLOSE;
     /* A clean end for the client: the final chunk on HTTP/1.1, an
      * END_STREAM on HTTP/2, never a truncated chunk. */
     APR_BRIGADE_INSERT_TAIL(rl->out,

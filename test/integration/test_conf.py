@@ -51,6 +51,7 @@ class ShippedConfTest(unittest.TestCase):
                          "@moddir@": harness.MODULES_DIR,
                          "@sse_module@": harness.SSE_MODULE,
                          "@origin1@": "6687", "@origin2@": "6688",
+                         "@www@": os.path.join(harness.TOP_SRCDIR, "demo/www"),
                          "@user@": ""}.items():
             text = text.replace(key, val)
         path = os.path.join(root, "httpd.conf")

@@ -1,0 +1,640 @@
+#!/usr/bin/env python3
+"""Benchmarks: mod_sse_proxy against stock mod_proxy_http and nginx, in
+the same run, on this machine.
+
+  bench/run.py [--quick] [--only latency,throughput,concurrency,storm]
+
+Every proxy relays the same sse-origin; sse-load (bench/sse_load.c) is the
+client.  Results go to bench/results/*.csv and docs/benchmarks.md (with
+plots in docs/img/ when gnuplot is installed).  Only 127.0.0.1 is used.
+"""
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP_SRC = os.path.abspath(os.environ.get("top_srcdir", os.path.join(HERE, "..")))
+TOP_BUILD = os.path.abspath(os.environ.get("top_builddir", TOP_SRC))
+sys.path.insert(0, os.path.join(TOP_SRC, "test", "integration"))
+import harness  # noqa: E402
+
+LOAD = os.path.join(TOP_BUILD, "bench", "sse-load")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+# Both httpd setups get the same MPM limits: 1,024 worker threads.
+MPM = dict(servers=16, threads=64)
+
+
+def log(msg):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+# ---------------------------------------------------------------------
+# process accounting
+# ---------------------------------------------------------------------
+def group_pids(pgid):
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                pids.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return pids
+
+
+def group_usage(pgid):
+    """CPU seconds, threads and PSS (KiB) of a process group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = threads = pss = 0
+    for pid in group_pids(pgid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / tick
+            threads += int(fields[17])
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return {"cpu_s": cpu, "threads": threads, "pss_kib": pss}
+
+
+# ---------------------------------------------------------------------
+# the proxies
+# ---------------------------------------------------------------------
+class Direct:
+    name = "direct"
+
+    def __init__(self, work, origin):
+        self.port = origin.port
+        self.pgid = origin.proc.pid
+
+    def stop(self):
+        pass
+
+
+def httpd_conf(origin, sse):
+    route = """
+<Proxy balancer://bench>
+    BalancerMember {origin} {member_opts}
+    ProxySet forcerecovery=Off
+</Proxy>
+<Location /events>
+    ProxyPass balancer://bench/events
+    {sse}
+</Location>
+""".format(origin=origin.url,
+           member_opts="" if sse else "flushpackets=on timeout=86400",
+           sse="SSEProxy On\n    SSEProxyHeartbeat 15" if sse
+           else "SetEnv no-gzip 1")
+    return "ProxyTimeout 86400\n" + route
+
+
+class Httpd:
+    def __init__(self, work, origin, sse):
+        self.name = "mod_sse_proxy" if sse else "mod_proxy_http"
+        conf = httpd_conf(origin, sse)
+        self.h = harness.Httpd(work, conf, timeout=86400, **MPM)
+        # the access log would cost both setups the same; leave it out
+        with open(self.h.conf_path) as f:
+            text = f.read().replace('CustomLog "%s/access.log" sse'
+                                    % self.h.root, "")
+        text = text.replace("MinSpareThreads 1", "MinSpareThreads %d"
+                            % (MPM["servers"] * MPM["threads"] // 2))
+        with open(self.h.conf_path, "w") as f:
+            f.write(text + "ListenBackLog 4096\n")
+        self.h.start()
+        self.port = self.h.port
+        self.pgid = self.h.proc.pid
+
+    def stop(self):
+        self.h.stop()
+
+
+NGINX_CONF = """
+worker_processes 2;
+worker_rlimit_nofile 200000;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 50000; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/tmp;
+    proxy_temp_path {root}/tmp;
+    fastcgi_temp_path {root}/tmp;
+    uwsgi_temp_path {root}/tmp;
+    scgi_temp_path {root}/tmp;
+    upstream origin {{
+        server 127.0.0.1:{origin_port};
+        keepalive 1024;
+    }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location /events {{
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_cache off;
+            proxy_read_timeout 86400s;
+            proxy_send_timeout 86400s;
+            gzip off;
+        }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    name = "nginx"
+
+    def __init__(self, work, origin):
+        self.root = tempfile.mkdtemp(prefix="nginx-", dir=work)
+        os.makedirs(os.path.join(self.root, "tmp"))
+        self.port = harness.free_port()
+        conf = os.path.join(self.root, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(root=self.root, port=self.port,
+                                      origin_port=origin.port))
+        self.proc = subprocess.Popen(
+            [NGINX, "-c", conf, "-p", self.root, "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        self.pgid = self.proc.pid
+        harness.wait_for(lambda: self._up(), what="nginx")
+
+    def _up(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        harness._kill(self.proc)
+
+
+# ---------------------------------------------------------------------
+# the client
+# ---------------------------------------------------------------------
+def load(port, path, streams, duration, mode="none", warmup=0, extra=(),
+         timeline=None):
+    cmd = [LOAD, "--port", str(port), "--path", path, "--streams",
+           str(streams), "--duration", str(duration), "--mode", mode,
+           "--warmup", str(warmup), "--quiet"] + list(extra)
+    if timeline:
+        cmd += ["--timeline", timeline]
+    res = subprocess.run(cmd, capture_output=True, text=True,
+                         timeout=duration + warmup + 600)
+    if res.returncode != 0:
+        raise RuntimeError("sse-load failed: %s\n%s" % (cmd, res.stderr))
+    return json.loads(res.stdout)
+
+
+def measured(proxy, fn):
+    """Runs fn() and returns (its result, the proxy's CPU seconds)."""
+    before = group_usage(proxy.pgid)
+    out = fn()
+    after = group_usage(proxy.pgid)
+    return out, after["cpu_s"] - before["cpu_s"]
+
+
+# ---------------------------------------------------------------------
+# scenarios
+# ---------------------------------------------------------------------
+def make_proxies(work, origin, which):
+    out = []
+    for kind in which:
+        if kind == "direct":
+            out.append(Direct(work, origin))
+        elif kind == "mod_sse_proxy":
+            out.append(Httpd(work, origin, True))
+        elif kind == "mod_proxy_http":
+            out.append(Httpd(work, origin, False))
+        elif kind == "nginx":
+            out.append(Nginx(work, origin))
+    return out
+
+
+ALL = ["direct", "mod_sse_proxy", "mod_proxy_http", "nginx"]
+
+
+def scenario_latency(work, q, rows):
+    streams, duration = (100, 8) if q else (100, 30)
+    origin = harness.Origin(work, "origin")
+    try:
+        for p in make_proxies(work, origin, ALL):
+            try:
+                log("latency: %s, %d streams x 100 events/s, %d s"
+                    % (p.name, streams, duration))
+                r, cpu = measured(p, lambda: load(
+                    p.port, "/events?rate=100&size=64", streams, duration,
+                    warmup=2))
+                lat = r["latency_us"]
+                rows.append({"proxy": p.name, "streams": streams,
+                             "events": r["events"],
+                             "p50_us": lat["p50"], "p99_us": lat["p99"],
+                             "p999_us": lat["p999"], "max_us": lat["max"],
+                             "proxy_cpu_s": round(cpu, 2)})
+            finally:
+                p.stop()
+    finally:
+        origin.stop()
+
+
+def scenario_throughput(work, q, rows):
+    duration = 6 if q else 15
+    counts = [10, 100, 1000]
+    origin = harness.Origin(work, "origin")
+    try:
+        for p in make_proxies(work, origin, ALL):
+            try:
+                for n in counts:
+                    log("throughput: %s, %d streams, as fast as possible"
+                        % (p.name, n))
+                    r, cpu = measured(p, lambda: load(
+                        p.port, "/events?rate=0&size=64", n, duration,
+                        warmup=1))
+                    ev = r["events"]
+                    rows.append({"proxy": p.name, "streams": n,
+                                 "events_per_s": round(r["events_per_sec"]),
+                                 "established": r["streams_established"],
+                                 "proxy_cpu_s": round(cpu, 2),
+                                 "cpu_s_per_million_events":
+                                     round(cpu / ev * 1e6, 2) if ev else None})
+            finally:
+                p.stop()
+    finally:
+        origin.stop()
+
+
+def scenario_concurrency(work, q, rows):
+    steps = [1000, 2000] if q else [1000, 2500, 5000, 10000]
+    hold = 5 if q else 15
+    origin = harness.Origin(work, "origin")
+    try:
+        for p in make_proxies(work, origin, ALL[1:]):
+            try:
+                base = group_usage(p.pgid)
+                for n in steps:
+                    log("concurrency: %s, %d idle streams" % (p.name, n))
+                    usage = {}
+
+                    def run():
+                        # sample the proxy while the streams are held
+                        proc = subprocess.Popen(
+                            [LOAD, "--port", str(p.port), "--path",
+                             "/events?first_delay_ms=86400000", "--streams",
+                             str(n), "--duration", str(hold), "--mode",
+                             "none", "--quiet", "--connect-rate", "2000"],
+                            stdout=subprocess.PIPE, text=True)
+                        time.sleep(n / 2000.0 + hold * 0.7)
+                        usage.update(group_usage(p.pgid))
+                        out, _ = proc.communicate(timeout=hold + 600)
+                        return json.loads(out)
+                    r = run()
+                    est = r["streams_open_at_end"]
+                    rows.append({
+                        "proxy": p.name, "streams": n,
+                        "established": r["streams_established"],
+                        "open_at_end": est,
+                        "threads": usage.get("threads"),
+                        "pss_mib": round(usage.get("pss_kib", 0) / 1024, 1),
+                        "kib_per_stream": round(
+                            (usage.get("pss_kib", 0) - base["pss_kib"])
+                            / est, 1) if est else None})
+            finally:
+                p.stop()
+    finally:
+        origin.stop()
+
+
+def scenario_storm(work, q, rows, timelines):
+    clients, outage, after = (200, 15, 45) if q else (1000, 60, 120)
+    cases = [("naive", "mod_proxy_http"), ("eventsource", "mod_proxy_http"),
+             ("eventsource", "mod_sse_proxy")]
+    for mode, kind in cases:
+        origin = harness.Origin(work, "origin")
+        p = make_proxies(work, origin, [kind])[0]
+        try:
+            label = "%s clients behind %s" % (mode, kind)
+            log("storm: %s, %d clients, origin down %d s" % (label, clients,
+                                                             outage))
+            tl = os.path.join(work, "timeline-%s-%s.csv" % (mode, kind))
+            path = "/events?rate=1&size=32"
+
+            def run():
+                proc = subprocess.Popen(
+                    [LOAD, "--port", str(p.port), "--path", path,
+                     "--streams", str(clients), "--duration",
+                     str(outage + after + 10), "--mode", mode, "--quiet",
+                     "--timeline", tl, "--connect-rate", "500"],
+                    stdout=subprocess.PIPE, text=True)
+                time.sleep(clients / 500.0 + 10)
+                before = origin.stats()["total_requests"]
+                origin.control(mode="down", for_ms=outage * 1000)
+                t0 = time.monotonic()
+                time.sleep(outage)
+
+                def origin_up():
+                    try:
+                        return origin.stats()
+                    except OSError:
+                        return None
+                during = harness.wait_for(origin_up, timeout=30)["total_requests"] - before
+                out, _ = proc.communicate(timeout=outage + after + 600)
+                return json.loads(out), during, t0
+            (r, origin_reqs, t0), cpu = measured(p, run)
+            with open(tl) as f:
+                series = list(csv.DictReader(f))
+            timelines[label] = series
+            start_idx = int(clients / 500.0 + 10)
+            outage_rows = series[start_idx:start_idx + outage]
+            peak = max((int(x["requests_sent_in_second"]) for x in series[start_idx:]),
+                       default=0)
+            reqs_outage = sum(int(x["requests_sent_in_second"])
+                              for x in outage_rows)
+            recovered_at = None
+            for i, x in enumerate(series[start_idx + outage:]):
+                if int(x["clients_streaming"]) >= 0.95 * clients:
+                    recovered_at = i
+                    break
+            es = r.get("eventsource", {})
+            rows.append({
+                "clients": label, "n": clients, "outage_s": outage,
+                "requests_to_proxy_during_outage": reqs_outage,
+                "requests_to_origin_during_outage": origin_reqs,
+                "peak_requests_per_s": peak,
+                "streaming_at_end_pct": round(
+                    100.0 * es.get("clients_streaming_at_end",
+                                   r["streams_open_at_end"]) / clients, 1),
+                "s_until_95pct_streaming": recovered_at,
+                "failed_for_good": es.get("failed_for_good", 0),
+                "lost_events": r.get("gaps", 0),
+                "duplicates": r.get("duplicates", 0),
+                "proxy_cpu_s": round(cpu, 2)})
+        finally:
+            p.stop()
+            origin.stop()
+
+
+# ---------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------
+def write_csv(path, rows):
+    if not rows:
+        return
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def md_table(rows, cols=None):
+    if not rows:
+        return "(not run)\n"
+    cols = cols or list(rows[0])
+    out = ["| " + " | ".join(cols) + " |",
+           "|" + "|".join("---" for _ in cols) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join("" if r.get(c) is None else str(r.get(c))
+                                     for c in cols) + " |")
+    return "\n".join(out) + "\n"
+
+
+def ratio(a, b):
+    return round(a / b, 2) if a and b else None
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    def ver(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            return (r.stdout + r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+    return ("%d cores (%s), %.0f GiB, %s %s; %s; %s" %
+            (os.cpu_count(), cpu, mem, platform.system(), platform.release(),
+             ver([harness.HTTPD, "-v"]), ver([NGINX, "-v"])))
+
+
+def plot(outdir, name, title, xlabel, ylabel, series, logy=False):
+    """series: {label: [(x, y), ...]} -> docs/img/<name>.png via gnuplot."""
+    gp = shutil.which("gnuplot")
+    if not gp or not series:
+        return None
+    os.makedirs(outdir, exist_ok=True)
+    data = tempfile.mkdtemp(prefix="plot-")
+    cmds = ["set terminal pngcairo size 800,450 font 'sans,10'",
+            "set output '%s'" % os.path.join(outdir, name + ".png"),
+            "set title '%s'" % title, "set xlabel '%s'" % xlabel,
+            "set ylabel '%s'" % ylabel, "set key left top", "set grid"]
+    if logy:
+        cmds.append("set logscale y")
+    plots = []
+    for i, (label, pts) in enumerate(series.items()):
+        fn = os.path.join(data, "%d.dat" % i)
+        with open(fn, "w") as f:
+            for x, y in pts:
+                if y is not None:
+                    f.write("%s %s\n" % (x, y))
+        plots.append("'%s' using 1:2 with linespoints title '%s'" % (fn, label))
+    cmds.append("plot " + ", ".join(plots))
+    subprocess.run([gp], input="\n".join(cmds), text=True, check=False)
+    shutil.rmtree(data, ignore_errors=True)
+    return "img/%s.png" % name
+
+
+def report(args, results, timelines, started):
+    docs = os.path.join(TOP_SRC, "docs")
+    img = os.path.join(docs, "img")
+    lines = ["# Benchmarks", "",
+             "Produced by `%s` (%s mode) on %s, started %s."
+             % ("BENCH_QUICK=1 make bench" if args.quick else "make bench",
+                "quick" if args.quick else "full", machine(), started),
+             "This machine is shared and noisy: compare ratios within one "
+             "run, not absolute numbers across runs. Raw numbers: "
+             "`bench/results/*.csv`.", "",
+             "Setups, all relaying the same `sse-origin` on 127.0.0.1:",
+             "",
+             "* **direct**: the client talks to the origin;",
+             "* **mod_sse_proxy**: httpd 2.4 event MPM + this module "
+             "(`SSEProxy On`, heartbeats every 15 s);",
+             "* **mod_proxy_http**: the same httpd and MPM limits, stock "
+             "mod_proxy_http with `flushpackets=on`, `timeout=86400` and "
+             "`no-gzip` (its best SSE configuration);",
+             "* **nginx**: `proxy_buffering off`, HTTP/1.1 keep-alive "
+             "upstream, 24 h read timeout, 2 workers.", "",
+             "Both httpd setups: %d children x %d threads = %d workers."
+             % (MPM["servers"], MPM["threads"],
+                MPM["servers"] * MPM["threads"]), ""]
+
+    lat = results.get("latency", [])
+    if lat:
+        base = {r["proxy"]: r for r in lat}.get("direct")
+        for r in lat:
+            if base and r["proxy"] != "direct":
+                for k in ("p50_us", "p99_us", "p999_us"):
+                    r["added_" + k] = r[k] - base[k]
+        lines += ["## 1. Latency: 100 streams x 100 events/s", "",
+                  "Per-event latency from the origin's send timestamp to "
+                  "the client's parser (µs); *added* is over direct.", "",
+                  md_table(lat, ["proxy", "events", "p50_us", "p99_us",
+                                 "p999_us", "max_us", "added_p50_us",
+                                 "added_p99_us", "added_p999_us",
+                                 "proxy_cpu_s"])]
+        by = {r["proxy"]: r for r in lat}
+        if "mod_sse_proxy" in by:
+            s = by["mod_sse_proxy"]
+            lines.append("Ratios of added p99 latency: mod_sse_proxy / nginx "
+                         "= %s, mod_sse_proxy / mod_proxy_http = %s.\n"
+                         % (ratio(s.get("added_p99_us"),
+                                  by.get("nginx", {}).get("added_p99_us")),
+                            ratio(s.get("added_p99_us"),
+                                  by.get("mod_proxy_http", {}).get("added_p99_us"))))
+    thr = results.get("throughput", [])
+    if thr:
+        lines += ["## 2. Throughput at saturation", "",
+                  "Origin sending as fast as the socket accepts (64-byte "
+                  "pads); events/s counted by the client; CPU seconds of "
+                  "the proxy's processes per million events.", "",
+                  md_table(thr)]
+        series = {}
+        for r in thr:
+            series.setdefault(r["proxy"], []).append((r["streams"],
+                                                      r["events_per_s"]))
+        pic = plot(img, "bench-throughput", "Events/s at saturation",
+                   "streams", "events/s", series)
+        if pic:
+            lines.append("![throughput](%s)\n" % pic)
+        by = {(r["proxy"], r["streams"]): r for r in thr}
+        ratios = []
+        for n in sorted({r["streams"] for r in thr}):
+            s = by.get(("mod_sse_proxy", n), {})
+            ratios.append("%d streams: events/s vs nginx %s, vs mod_proxy_http "
+                          "%s; CPU/event vs nginx %s" % (
+                              n, ratio(s.get("events_per_s"),
+                                       by.get(("nginx", n), {}).get("events_per_s")),
+                              ratio(s.get("events_per_s"),
+                                    by.get(("mod_proxy_http", n), {}).get("events_per_s")),
+                              ratio(s.get("cpu_s_per_million_events"),
+                                    by.get(("nginx", n), {}).get("cpu_s_per_million_events"))))
+        lines.append("Ratios (mod_sse_proxy / other): " + "; ".join(ratios) + ".\n")
+    con = results.get("concurrency", [])
+    if con:
+        lines += ["## 3. Concurrency: idle streams", "",
+                  "Streams opened at 2,000/s and held silent (the origin "
+                  "sends nothing; mod_sse_proxy sends heartbeats). "
+                  "`threads` and `pss_mib` are summed over the proxy's "
+                  "processes; `kib_per_stream` is the PSS growth over the "
+                  "idle proxy divided by the open streams.", "",
+                  md_table(con)]
+        series = {}
+        for r in con:
+            series.setdefault(r["proxy"], []).append((r["streams"],
+                                                      r["open_at_end"]))
+        pic = plot(img, "bench-concurrency", "Idle streams held",
+                   "streams requested", "streams open", series)
+        if pic:
+            lines.append("![concurrency](%s)\n" % pic)
+    st = results.get("storm", [])
+    if st:
+        lines += ["## 4. Reconnect storm", "",
+                  "Clients streaming at 1 event/s; the origin goes down "
+                  "(connections refused) and comes back. *naive* clients "
+                  "reconnect every second whatever happens (the design "
+                  "note's \"before\"); *eventsource* clients follow the "
+                  "WHATWG rules (obey `retry:`, send `Last-Event-ID`, fail "
+                  "for good on a non-200 or non-event-stream answer, stop "
+                  "on 204). Requests to the origin during the outage are "
+                  "the ones that reached it (its own count).", "",
+                  md_table(st)]
+        series = {}
+        for label, tl in timelines.items():
+            series[label] = [(int(x["t_s"]), int(x["clients_streaming"]))
+                             for x in tl]
+        pic = plot(img, "bench-storm-streaming", "Clients streaming over time",
+                   "seconds", "clients streaming", series)
+        if pic:
+            lines.append("![storm](%s)\n" % pic)
+        series = {label: [(int(x["t_s"]), int(x["requests_sent_in_second"]))
+                          for x in tl] for label, tl in timelines.items()}
+        pic = plot(img, "bench-storm-requests", "Requests per second",
+                   "seconds", "requests/s", series)
+        if pic:
+            lines.append("![storm requests](%s)\n" % pic)
+    with open(os.path.join(docs, "benchmarks.md"), "w") as f:
+        f.write("\n".join(lines))
+        if os.path.exists(os.path.join(HERE, "analysis.md")):
+            with open(os.path.join(HERE, "analysis.md")) as a:
+                f.write("\n" + a.read())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true",
+                    default=bool(os.environ.get("BENCH_QUICK")))
+    ap.add_argument("--only", default="latency,throughput,concurrency,storm")
+    args = ap.parse_args()
+    if not os.path.exists(LOAD):
+        sys.exit("build sse-load first (make bench builds it)")
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+    started = datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M UTC")
+    work = harness.workdir()
+    results, timelines = {}, {}
+    outdir = os.path.join(HERE, "results")
+    os.makedirs(outdir, exist_ok=True)
+    try:
+        for name in args.only.split(","):
+            rows = results.setdefault(name, [])
+            if name == "latency":
+                scenario_latency(work, args.quick, rows)
+            elif name == "throughput":
+                scenario_throughput(work, args.quick, rows)
+            elif name == "concurrency":
+                scenario_concurrency(work, args.quick, rows)
+            elif name == "storm":
+                scenario_storm(work, args.quick, rows, timelines)
+            write_csv(os.path.join(outdir, name + ".csv"), rows)
+            log("%s done: %s" % (name, json.dumps(rows)))
+    finally:
+        harness.remove_workdir(work)
+    report(args, results, timelines, started)
+    log("wrote docs/benchmarks.md and bench/results/")
+
+
+if __name__ == "__main__":
+    main()
