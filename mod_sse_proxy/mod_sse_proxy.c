@@ -20,6 +20,7 @@
 #include "sse_answer.h"
 #include "sse_backend.h"
 #include "sse_config.h"
+#include "sse_cors.h"
 #include "sse_members.h"
 #include "sse_relay.h"
 #include "sse_stats.h"
@@ -202,6 +203,7 @@ static void relay_answer(request_rec *r, proxy_conn_rec *backend,
     sse_backend_copy_head(r, resp);
     if (resp->is_event_stream)
         set_stream_headers(r);
+    sse_cors_headers(r, dconf);
     rl = sse_relay_create(r, backend, dconf, resp,
                           resp->is_event_stream
                           ? sse_initial_retry(r, dconf, sc) : -1);
@@ -260,6 +262,8 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
         scheme = "https";
     else
         return DECLINED;
+    if (sse_cors_preflight(r, dconf))
+        return OK;
     /* Only GET and HEAD open streams; anything else on the route is an
      * ordinary proxied request for mod_proxy_http. */
     if (r->method_number != M_GET)

@@ -4,6 +4,7 @@
 #include "apr_strings.h"
 
 #include "sse_answer.h"
+#include "sse_cors.h"
 #include "sse_members.h"
 #include "sse_stats.h"
 
@@ -156,6 +157,7 @@ int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,
     apr_table_setn(r->notes, "sse-end", "policy");
     apr_table_setn(r->notes, "sse-class", ssep_class_name(o.cls));
     apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+    sse_cors_headers(r, d);
 
     if (!sse_client_wants_stream(r)) {
         SSE_STAT_ADD(answers[SSE_ANSWER_UNAVAILABLE], 1);

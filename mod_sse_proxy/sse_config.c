@@ -2,6 +2,7 @@
 #include "apr_lib.h"
 
 #include "sse_config.h"
+#include "sse_cors.h"
 
 #define MAX_SECONDS (7 * 24 * 3600)
 #define MIN_EVENT_SIZE 256
@@ -63,6 +64,8 @@ void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(max_event_size);
     MERGE(giveup);
     MERGE(retry_ms);
+    MERGE(allow_origins);
+    MERGE(allow_credentials);
     return c;
 }
 
@@ -279,6 +282,57 @@ static const char *set_jitter(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static int allows_any(const apr_array_header_t *origins)
+{
+    return origins && origins->nelts
+           && !strcmp(APR_ARRAY_IDX(origins, 0, const char *), "*");
+}
+
+static const char *star_with_credentials(cmd_parms *cmd)
+{
+    return apr_psprintf(cmd->pool, "%s: browsers reject \"*\" together "
+                        "with credentials; list the allowed origins in "
+                        "SSEProxyAllowOrigin, or set SSEProxyAllowCredentials "
+                        "off", cmd->cmd->name);
+}
+
+static const char *set_allow_origin(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    sse_dir_conf *c = dconf;
+    const char *why = sse_cors_check_origin(arg);
+
+    if (why)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid: %s",
+                            cmd->cmd->name, arg, why);
+    if (!c->allow_origins_set || !c->allow_origins) {
+        c->allow_origins = apr_array_make(cmd->pool, 4, sizeof(const char *));
+        c->allow_origins_set = 1;
+    }
+    if (c->allow_origins->nelts
+        && (!strcmp(arg, "*") || allows_any(c->allow_origins)))
+        return apr_psprintf(cmd->pool, "%s: \"*\" allows every origin and "
+                            "cannot be listed with others", cmd->cmd->name);
+    /* stored without a trailing slash so that it compares to Origin */
+    APR_ARRAY_PUSH(c->allow_origins, const char *) = apr_pstrdup(cmd->pool,
+                                                                 arg);
+    if (allows_any(c->allow_origins) && c->allow_credentials)
+        return star_with_credentials(cmd);
+    return NULL;
+}
+
+static const char *set_allow_credentials(cmd_parms *cmd, void *dconf,
+                                         int flag)
+{
+    sse_dir_conf *c = dconf;
+
+    c->allow_credentials = flag;
+    c->allow_credentials_set = 1;
+    if (flag && allows_any(c->allow_origins))
+        return star_with_credentials(cmd);
+    return NULL;
+}
+
 const command_rec sse_cmds[] = {
     AP_INIT_TAKE1("SSEProxy", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
                   "On to relay proxied requests of this location as "
@@ -307,5 +361,13 @@ const command_rec sse_cmds[] = {
     AP_INIT_TAKE1("SSEProxyRetry", set_retry, NULL, RSRC_CONF | ACCESS_CONF,
                   "retry: hint at the start of each stream: auto, off or "
                   "milliseconds (default auto)"),
+    AP_INIT_ITERATE("SSEProxyAllowOrigin", set_allow_origin, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "Origins allowed to read the streams cross-origin "
+                    "(scheme://host[:port] ...), or * for any"),
+    AP_INIT_FLAG("SSEProxyAllowCredentials", set_allow_credentials, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to let cross-origin EventSources send cookies "
+                 "(withCredentials); needs listed origins, not *"),
     { NULL }
 };

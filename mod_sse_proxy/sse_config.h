@@ -36,6 +36,10 @@ typedef struct {
     int        giveup_set;
     apr_int64_t retry_ms;        /* SSEProxyRetry: ms, AUTO or OFF */
     int        retry_ms_set;
+    apr_array_header_t *allow_origins; /* SSEProxyAllowOrigin: const char * */
+    int        allow_origins_set;
+    int        allow_credentials; /* SSEProxyAllowCredentials */
+    int        allow_credentials_set;
 } sse_dir_conf;
 
 /* Server-wide: the policy members are backed off by. */

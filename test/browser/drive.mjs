@@ -1,0 +1,282 @@
+#!/usr/bin/env node
+// Headless Chromium for the browser tests (test_browser.py):
+//
+//   node drive.mjs <scenario> '<json arguments>'
+//
+// runs one scenario in one page and prints one JSON line on stdout (the
+// outage scenario also prints READY and waits for a line on stdin).  It
+// exits 0 whenever it could run the scenario, whatever the page saw: the
+// Python side judges.  Exit 1 means a driver error (the JSON line then
+// has "error").
+//
+// Common arguments: chromium (path), profile (a fresh --user-data-dir the
+// caller removes; a temporary one otherwise), deadline_ms (the driver
+// gives up after this long, default 120000).
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+// Flags for a machine with no network and no GPU.
+const FLAGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--disable-dev-shm-usage', '--ignore-certificate-errors',
+];
+
+const [scenarioName, rawArgs = '{}'] = process.argv.slice(2);
+const args = JSON.parse(rawArgs);
+
+let context = null;
+let tmpProfile = null;
+const stdinLines = [];
+let stdinWaiter = null;
+
+function emit(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+async function shutdown(code) {
+  try {
+    if (context) await context.close();
+  } catch (err) { /* the browser may be gone already */ }
+  context = null;
+  if (tmpProfile) fs.rmSync(tmpProfile, { recursive: true, force: true });
+  process.exit(code);
+}
+
+async function launch() {
+  let profile = args.profile;
+  if (!profile) profile = tmpProfile = fs.mkdtempSync(path.join(os.tmpdir(), 'sse-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: args.chromium || '/usr/bin/chromium',
+    headless: true,
+    args: FLAGS,
+    ignoreHTTPSErrors: true,
+    viewport: { width: args.width || 1280, height: args.height || 860 },
+    timeout: 60000,
+  });
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(30000);
+  // The protocol of every response, as the network stack saw it.
+  const cdp = await context.newCDPSession(page);
+  const protocols = [];
+  cdp.on('Network.responseReceived', (e) => {
+    protocols.push({ url: e.response.url, status: e.response.status,
+                     protocol: e.response.protocol || null });
+  });
+  await cdp.send('Network.enable');
+  return { page, protocols };
+}
+
+// Installed in the page: an EventSource on `stream` and a record of what
+// it does.  Times are ms since the EventSource was created.
+function installRecorder(stream) {
+  const t0 = performance.now();
+  const now = () => Math.round(performance.now() - t0);
+  const es = new EventSource(stream);
+  const rec = {
+    stream, events: [], proxy: [], log: [], mark: null, lastRs: es.readyState,
+  };
+  const note = (kind) => {
+    const rs = es.readyState;
+    if (kind === 'poll' && rs === rec.lastRs) return;
+    rec.lastRs = rs;
+    rec.log.push({ t: now(), kind, rs });
+  };
+  rec.log.push({ t: 0, kind: 'created', rs: es.readyState });
+  es.onopen = () => note('open');
+  es.onerror = () => note('error');
+  es.onmessage = (e) => {
+    let origin = null;
+    let id = e.lastEventId;
+    try {
+      const d = JSON.parse(e.data);
+      origin = d.origin;
+      if (d.id !== undefined) id = String(d.id);
+    } catch (err) { /* not JSON: keep the raw id */ }
+    note('poll');
+    rec.events.push({ t: now(), id, lastEventId: e.lastEventId, origin });
+  };
+  es.addEventListener('sse-proxy', (e) => {
+    let d = {};
+    try { d = JSON.parse(e.data); } catch (err) { d = { raw: e.data }; }
+    note('poll');
+    rec.proxy.push({ t: now(), retry: d.retry ?? null, cls: d.class ?? null });
+  });
+  setInterval(() => note('poll'), 50);
+  window.__es = es;
+  window.__rec = rec;
+  window.__now = now;
+}
+
+function snapshot(page) {
+  return page.evaluate(() => {
+    const r = window.__rec;
+    return {
+      readyState: window.__es.readyState, events: r.events, proxy: r.proxy,
+      log: r.log, mark: r.mark, elapsed: window.__now(),
+    };
+  });
+}
+
+function timing(page) {
+  return page.evaluate(() => ({
+    navigation: performance.getEntriesByType('navigation')
+      .map((e) => ({ name: e.name, nextHopProtocol: e.nextHopProtocol })),
+    resources: performance.getEntriesByType('resource')
+      .map((e) => ({ name: e.name, initiatorType: e.initiatorType,
+                     nextHopProtocol: e.nextHopProtocol })),
+  }));
+}
+
+function nextStdinLine(timeoutMs) {
+  if (stdinLines.length) return Promise.resolve(stdinLines.shift());
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stdinWaiter = null;
+      reject(new Error('no line on stdin within ' + timeoutMs + ' ms'));
+    }, timeoutMs);
+    stdinWaiter = (line) => { clearTimeout(timer); resolve(line); };
+  });
+}
+
+async function openStream(page) {
+  await page.goto(args.url, { waitUntil: 'load' });
+  await page.evaluate(installRecorder, args.stream);
+}
+
+const scenarios = {
+  // {url, stream, count, wait_ms}: collect `count` events.
+  async events() {
+    const { page, protocols } = await launch();
+    await openStream(page);
+    let complete = true;
+    try {
+      await page.waitForFunction((n) => window.__rec.events.length >= n,
+        args.count || 5, { timeout: args.wait_ms || 20000, polling: 50 });
+    } catch (err) {
+      complete = false;
+    }
+    const rec = await snapshot(page);
+    return { complete, ...rec, ...(await timing(page)), protocols };
+  },
+
+  // {url, stream, before, handshake, min_ms, record_ms, stop, resume_events}:
+  // wait for `before` events, print READY and wait for a stdin line (with
+  // handshake), then record for up to record_ms.  It stops early, once
+  // min_ms have passed, when `stop` holds: "closed" (readyState 2) or
+  // "resumed" (after an error, an open that brought resume_events events).
+  async outage() {
+    const { page, protocols } = await launch();
+    await openStream(page);
+    await page.waitForFunction((n) => window.__rec.events.length >= n,
+      args.before || 0, { timeout: args.wait_ms || 20000, polling: 50 });
+    if (args.handshake !== false) {
+      process.stdout.write('READY\n');
+      await nextStdinLine(args.handshake_ms || 60000);
+    }
+    await page.evaluate(() => { window.__rec.mark = window.__now(); });
+    const stop = { stop: args.stop || null, min: args.min_ms || 0,
+                   resume: args.resume_events || 3 };
+    let stopped = true;
+    try {
+      await page.waitForFunction((s) => {
+        const r = window.__rec;
+        if (window.__now() - r.mark < s.min) return false;
+        if (s.stop === 'closed') return window.__es.readyState === 2;
+        if (s.stop === 'resumed') {
+          const errors = r.log.filter((l) => l.kind === 'error' && l.t >= r.mark);
+          if (!errors.length) return false;
+          const lastError = errors[errors.length - 1].t;
+          const open = r.log.find((l) => l.kind === 'open' && l.t > lastError);
+          return !!open && r.events.filter((e) => e.t >= open.t).length >= s.resume;
+        }
+        return false;
+      }, stop, { timeout: args.record_ms || 30000, polling: 50 });
+    } catch (err) {
+      stopped = false;
+    }
+    return { stopped, ...(await snapshot(page)), protocols };
+  },
+
+  // {url, screenshot}: the status page.
+  async status() {
+    const { page } = await launch();
+    const resp = await page.goto(args.url, { waitUntil: 'load' });
+    await page.screenshot({ path: args.screenshot, fullPage: true });
+    const info = await page.evaluate(() => {
+      const h2 = [...document.querySelectorAll('h2')]
+        .find((h) => h.textContent.trim() === 'Members');
+      let table = h2 ? h2.nextElementSibling : null;
+      if (table && table.tagName !== 'TABLE') table = null;
+      const rows = table ? [...table.querySelectorAll('tr')]
+        .filter((tr) => tr.querySelector('td'))
+        .map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)) : [];
+      return { title: document.title, members_table: !!table, members: rows,
+               tables: document.querySelectorAll('table').length };
+    });
+    return { status: resp ? resp.status() : null, ...info };
+  },
+
+  // {url, events, click, wait_text, screenshot}: the demo page once it
+  // lists `events` events; optionally after clicking a button (CSS
+  // selector) and waiting for a text to appear in the page.
+  async demo() {
+    const { page, protocols } = await launch();
+    const resp = await page.goto(args.url, { waitUntil: 'load' });
+    await page.waitForFunction((n) => document.querySelectorAll('#events li.event').length >= n,
+      args.events || 5, { timeout: args.wait_ms || 20000, polling: 100 });
+    if (args.click) await page.click(args.click);
+    if (args.wait_text) {
+      await page.waitForFunction((t) => document.body.innerText.includes(t),
+        args.wait_text, { timeout: args.wait_ms || 20000, polling: 100 });
+    }
+    await page.screenshot({ path: args.screenshot, fullPage: !!args.full_page });
+    const info = await page.evaluate(() => ({
+      title: document.title,
+      state: document.getElementById('state').textContent,
+      countdown: document.getElementById('countdown').textContent,
+      retry: document.getElementById('retry').textContent,
+      last_id: document.getElementById('last-id').textContent,
+      events: document.querySelectorAll('#events li.event').length,
+      entries: [...document.querySelectorAll('#events li')].map((li) => li.textContent),
+      status_link: !!document.querySelector('a[href="/sse-status"]'),
+    }));
+    return { status: resp ? resp.status() : null, ...info, protocols };
+  },
+};
+
+async function main() {
+  const scenario = scenarios[scenarioName];
+  if (!scenario) {
+    emit({ error: 'unknown scenario ' + scenarioName, scenarios: Object.keys(scenarios) });
+    process.exit(2);
+  }
+  const rl = readline.createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
+    if (stdinWaiter) { const w = stdinWaiter; stdinWaiter = null; w(line); } else stdinLines.push(line);
+  });
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+    process.on(sig, () => { emit({ error: 'killed by ' + sig }); shutdown(1); });
+  }
+  const deadline = setTimeout(() => {
+    emit({ scenario: scenarioName, error: 'driver deadline passed' });
+    shutdown(1);
+  }, args.deadline_ms || 120000);
+  try {
+    const result = await scenario();
+    clearTimeout(deadline);
+    emit({ scenario: scenarioName, ...result });
+    rl.close();
+    await shutdown(0);
+  } catch (err) {
+    clearTimeout(deadline);
+    emit({ scenario: scenarioName, error: String(err && err.stack || err) });
+    rl.close();
+    await shutdown(1);
+  }
+}
+
+main();
