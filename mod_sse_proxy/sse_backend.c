@@ -70,29 +70,31 @@ int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
 }
 
 /* One CRLF- or LF-terminated line, terminator stripped, at most
- * MAX_HEAD_LINE bytes. */
+ * MAX_HEAD_LINE bytes.  bb is always left empty: its buckets come from the
+ * backend connection's allocator, which goes away with that connection,
+ * while bb itself lives in the request pool. */
 static apr_status_t read_line(request_rec *r, conn_rec *origin,
                               apr_bucket_brigade *bb, char **line)
 {
     char buf[MAX_HEAD_LINE + 2];
     apr_size_t have = 0;
+    apr_status_t rv;
 
     for (;;) {
         apr_size_t n = sizeof(buf) - have;
-        apr_status_t rv;
 
-        apr_brigade_cleanup(bb);
         rv = ap_get_brigade(origin->input_filters, bb, AP_MODE_GETLINE,
                             APR_BLOCK_READ, 0);
         if (rv != APR_SUCCESS)
-            return rv;
-        if (APR_BRIGADE_EMPTY(bb))
-            return APR_EOF;
-        if (APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(bb)))
-            return APR_EOF;
+            break;
+        if (APR_BRIGADE_EMPTY(bb) || APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(bb))) {
+            rv = APR_EOF;
+            break;
+        }
         rv = apr_brigade_flatten(bb, buf + have, &n);
+        apr_brigade_cleanup(bb);
         if (rv != APR_SUCCESS)
-            return rv;
+            break;
         have += n;
         if (have > 0 && buf[have - 1] == '\n')
             break;
@@ -100,9 +102,13 @@ static apr_status_t read_line(request_rec *r, conn_rec *origin,
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "SSE00011: backend response header line longer "
                           "than %d bytes", MAX_HEAD_LINE);
-            return APR_ENOSPC;
+            rv = APR_ENOSPC;
+            break;
         }
     }
+    apr_brigade_cleanup(bb);
+    if (rv != APR_SUCCESS)
+        return rv;
     have--;
     if (have > 0 && buf[have - 1] == '\r')
         have--;

@@ -77,6 +77,13 @@ static int pass_out(relay *rl, int flush)
     rv = ap_pass_brigade(rl->r->output_filters, rl->out);
     apr_brigade_cleanup(rl->out);
     if (rv != APR_SUCCESS || c->aborted) {
+        /* A client that stops reading blocks the write for Timeout at
+         * most; its stream is then dropped, so one slow consumer holds
+         * no more than the socket buffers. */
+        if (APR_STATUS_IS_TIMEUP(rv))
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, rl->r,
+                          "SSE00025: client not reading for Timeout; "
+                          "dropping the stream");
         rl->res->end = SSE_END_CLIENT;
         return -1;
     }
@@ -417,6 +424,9 @@ void sse_relay_run(sse_relay *rl, sse_relay_result *res)
             res->end = SSE_END_PREMATURE;
         }
     }
+    /* The read brigade holds buckets of the backend connection's
+     * allocator; they must be gone before that connection is released. */
+    apr_brigade_cleanup(rl->in);
     if (res->end != SSE_END_BACKEND || !sse_body_complete(&rl->body)
         || !rl->keepalive)
         rl->backend->close = 1;

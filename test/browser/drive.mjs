@@ -71,21 +71,24 @@ async function launch() {
 }
 
 // Installed in the page: an EventSource on `stream` and a record of what
-// it does.  Times are ms since the EventSource was created.
+// it does.  Times (t) are ms since the EventSource was created; n orders
+// all records (events, sse-proxy events, log entries) of one page.
 function installRecorder(stream) {
   const t0 = performance.now();
   const now = () => Math.round(performance.now() - t0);
+  let n = 0;
   const es = new EventSource(stream);
   const rec = {
-    stream, events: [], proxy: [], log: [], mark: null, lastRs: es.readyState,
+    stream, events: [], proxy: [], log: [], mark: null, markN: null,
+    lastRs: es.readyState, seq: () => n++,
   };
   const note = (kind) => {
     const rs = es.readyState;
     if (kind === 'poll' && rs === rec.lastRs) return;
     rec.lastRs = rs;
-    rec.log.push({ t: now(), kind, rs });
+    rec.log.push({ n: n++, t: now(), kind, rs });
   };
-  rec.log.push({ t: 0, kind: 'created', rs: es.readyState });
+  rec.log.push({ n: n++, t: 0, kind: 'created', rs: es.readyState });
   es.onopen = () => note('open');
   es.onerror = () => note('error');
   es.onmessage = (e) => {
@@ -97,13 +100,13 @@ function installRecorder(stream) {
       if (d.id !== undefined) id = String(d.id);
     } catch (err) { /* not JSON: keep the raw id */ }
     note('poll');
-    rec.events.push({ t: now(), id, lastEventId: e.lastEventId, origin });
+    rec.events.push({ n: n++, t: now(), id, lastEventId: e.lastEventId, origin });
   };
   es.addEventListener('sse-proxy', (e) => {
     let d = {};
     try { d = JSON.parse(e.data); } catch (err) { d = { raw: e.data }; }
     note('poll');
-    rec.proxy.push({ t: now(), retry: d.retry ?? null, cls: d.class ?? null });
+    rec.proxy.push({ n: n++, t: now(), retry: d.retry ?? null, cls: d.class ?? null });
   });
   setInterval(() => note('poll'), 50);
   window.__es = es;
@@ -116,7 +119,7 @@ function snapshot(page) {
     const r = window.__rec;
     return {
       readyState: window.__es.readyState, events: r.events, proxy: r.proxy,
-      log: r.log, mark: r.mark, elapsed: window.__now(),
+      log: r.log, mark: r.mark, mark_n: r.markN, elapsed: window.__now(),
     };
   });
 }
@@ -148,7 +151,9 @@ async function openStream(page) {
 }
 
 const scenarios = {
-  // {url, stream, count, wait_ms}: collect `count` events.
+  // {url, stream, count, wait_ms}: collect `count` events.  A stream
+  // that ends (count=N at the origin) gets a resource timing entry, with
+  // its nextHopProtocol: it is waited for briefly (resource_ms).
   async events() {
     const { page, protocols } = await launch();
     await openStream(page);
@@ -160,6 +165,12 @@ const scenarios = {
       complete = false;
     }
     const rec = await snapshot(page);
+    if (args.resource_ms) {
+      await page.waitForFunction((url) => performance.getEntriesByType('resource')
+        .some((e) => e.name === url), new URL(args.stream, page.url()).href,
+        { timeout: args.resource_ms, polling: 50 }).catch(() => {});
+    }
+    await page.evaluate(() => window.__es.close());
     return { complete, ...rec, ...(await timing(page)), protocols };
   },
 
@@ -177,7 +188,10 @@ const scenarios = {
       process.stdout.write('READY\n');
       await nextStdinLine(args.handshake_ms || 60000);
     }
-    await page.evaluate(() => { window.__rec.mark = window.__now(); });
+    await page.evaluate(() => {
+      window.__rec.mark = window.__now();
+      window.__rec.markN = window.__rec.seq();
+    });
     const stop = { stop: args.stop || null, min: args.min_ms || 0,
                    resume: args.resume_events || 3 };
     let stopped = true;
@@ -187,11 +201,11 @@ const scenarios = {
         if (window.__now() - r.mark < s.min) return false;
         if (s.stop === 'closed') return window.__es.readyState === 2;
         if (s.stop === 'resumed') {
-          const errors = r.log.filter((l) => l.kind === 'error' && l.t >= r.mark);
+          const errors = r.log.filter((l) => l.kind === 'error' && l.n > r.markN);
           if (!errors.length) return false;
-          const lastError = errors[errors.length - 1].t;
-          const open = r.log.find((l) => l.kind === 'open' && l.t > lastError);
-          return !!open && r.events.filter((e) => e.t >= open.t).length >= s.resume;
+          const lastError = errors[errors.length - 1].n;
+          const open = r.log.find((l) => l.kind === 'open' && l.n > lastError);
+          return !!open && r.events.filter((e) => e.n > open.n).length >= s.resume;
         }
         return false;
       }, stop, { timeout: args.record_ms || 30000, polling: 50 });
