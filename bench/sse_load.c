@@ -128,7 +128,12 @@ struct client {
     unsigned char deferred; /* in the list of sockets to read again */
     unsigned char hup;      /* the peer shut down: read until EOF */
     uint64_t last_id;       /* highest event id seen, across connections */
-    ssep_parser *parser;    /* kept across connections: last id and retry */
+    ssep_parser *parser;    /* of the current stream only */
+    /* What an EventSource keeps across connections: the last event ID
+     * string and the reconnection time (-1: never set by the stream). */
+    char *lei;
+    size_t lei_len, lei_cap;
+    int64_t retry_ms;
 };
 
 static struct {
@@ -166,6 +171,7 @@ static struct {
     uint64_t open, streaming, established;
     FILE *timeline;
     FILE *json;
+    ssep_parser_limits limits;
 } g;
 
 static struct {
@@ -462,17 +468,15 @@ static struct client *dequeue(void)
     return c;
 }
 
-/* What EventSource would send: the last event id string, unless empty.
+/* What EventSource would send: the last event ID string, unless empty.
  * Overlong ids are not echoed, to keep every request small. */
 static int build_request(struct client *c)
 {
-    const char *lei = NULL;
-    size_t lei_len = 0, cap;
+    const char *lei = c->lei;
+    size_t lei_len = c->lei_len, cap;
     int n;
 
-    if (cfg.mode == MODE_EVENTSOURCE)
-        lei = ssep_parser_last_id(c->parser, &lei_len);
-    if (!lei || lei_len == 0 || lei_len > MAX_LEI)
+    if (cfg.mode != MODE_EVENTSOURCE || !lei || lei_len > MAX_LEI)
         lei_len = 0;
     cap = strlen(cfg.path) + lei_len + 256;
     c->out = malloc(cap);
@@ -495,6 +499,8 @@ static int build_request(struct client *c)
 
 static void conn_release(struct client *c)
 {
+    ssep_parser_destroy(c->parser);
+    c->parser = NULL;
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -569,9 +575,7 @@ static void client_connect(struct client *c, int64_t now)
  * field, or the initial value while it never sent one. */
 static int64_t eventsource_delay_ms(const struct client *c)
 {
-    int64_t r = c->parser ? ssep_parser_retry(c->parser) : -1;
-
-    return r >= 0 ? r : (int64_t)cfg.initial_retry_ms;
+    return c->retry_ms >= 0 ? c->retry_ms : (int64_t)cfg.initial_retry_ms;
 }
 
 static void schedule_next(struct client *c, enum end_kind k, int64_t now)
@@ -624,14 +628,49 @@ static void count_end(const struct client *c, enum end_kind k)
         st.sec_conn_errors++;
 }
 
+static int set_lei(struct client *c, const char *id, size_t len)
+{
+    if (len == c->lei_len && c->lei && memcmp(c->lei, id, len) == 0)
+        return 0;
+    if (len > c->lei_cap) {
+        char *np = realloc(c->lei, len);
+
+        if (!np)
+            return -1;
+        c->lei = np;
+        c->lei_cap = len;
+    }
+    if (len)
+        memcpy(c->lei, id, len);
+    c->lei_len = len;
+    return 0;
+}
+
+/* The parser's id is the last event ID *buffer*, which an unfinished event
+ * may already have changed; the string a browser resends only takes the
+ * buffer's value at a blank line.  So the buffer is adopted here only when
+ * the stream stopped at an event boundary (it may end with an id-only
+ * block), and otherwise on_event() has kept the string. */
+static void stream_closed(struct client *c)
+{
+    int64_t r = ssep_parser_retry(c->parser);
+    const char *id;
+    size_t len;
+
+    if (r >= 0)
+        c->retry_ms = r;
+    if (ssep_parser_finish(c->parser) == 0
+        && (id = ssep_parser_last_id(c->parser, &len)))
+        set_lei(c, id, len);
+    c->streaming = 0;
+    g.streaming--;
+}
+
 static void conn_end(struct client *c, enum end_kind k, int64_t now)
 {
     count_end(c, k);
-    if (c->streaming) {
-        c->streaming = 0;
-        g.streaming--;
-        ssep_parser_finish(c->parser);
-    }
+    if (c->streaming)
+        stream_closed(c);
     conn_release(c);
     c->ended_at = now;
     schedule_next(c, k, now);
@@ -680,6 +719,10 @@ static void on_event(struct client *c, const ssep_event *ev)
         hist_add(&st.first_event, (uint64_t)(now - c->conn_start));
     }
     track_id(c, ev);
+    /* No id at all means this connection's parser never saw one; a browser
+     * starts each connection's buffer from the string, so it stays. */
+    if (ev->id)
+        set_lei(c, ev->id, ev->id_len);
     if (!in_window(now))
         return;
     st.events++;
@@ -981,8 +1024,12 @@ static int parse_head(struct client *c, const char *h, size_t len)
     return 0;
 }
 
-static void start_stream(struct client *c)
+/* Each connection gets a fresh parser, as a browser's does. */
+static int start_stream(struct client *c)
 {
+    c->parser = ssep_parser_create(&g.limits);
+    if (!c->parser)
+        return -1;
     c->state = ST_BODY;
     c->streaming = 1;
     g.streaming++;
@@ -990,11 +1037,11 @@ static void start_stream(struct client *c)
         c->established = 1;
         g.established++;
     }
-    ssep_parser_reset(c->parser);
     c->chunk = CH_SIZE;
     c->size_digits = 0;
     if (c->framing == FR_CHUNKED)
         c->remaining = 0;
+    return 0;
 }
 
 /* A complete head in h[0..k); body bytes that came with it follow.
@@ -1013,7 +1060,10 @@ static int head_done(struct client *c, const char *h, size_t k,
         conn_end(c, END_NOT_SSE, now);
         return -1;
     }
-    start_stream(c);
+    if (start_stream(c) < 0) {
+        conn_end(c, END_OTHER, now);
+        return -1;
+    }
     if (c->framing == FR_LENGTH && c->remaining == 0) {
         conn_end(c, END_CLEAN, now);
         return -1;
@@ -1803,7 +1853,6 @@ static void setup_signals(void)
 
 static int setup_clients(void)
 {
-    ssep_parser_limits lim;
     uint32_t i;
 
     g.clients = calloc(cfg.streams, sizeof(*g.clients));
@@ -1813,17 +1862,15 @@ static int setup_clients(void)
     g.defer[1] = calloc(cfg.streams, sizeof(*g.defer[1]));
     if (!g.clients || !g.heap || !g.queue || !g.defer[0] || !g.defer[1])
         return -1;
-    ssep_parser_limits_init(&lim);
-    lim.collect = 1;
+    ssep_parser_limits_init(&g.limits);
+    g.limits.collect = 1;
     for (i = 0; i < cfg.streams; i++) {
         struct client *c = &g.clients[i];
 
         c->idx = i;
         c->fd = -1;
         c->heap_idx = NO_TIMER;
-        c->parser = ssep_parser_create(&lim);
-        if (!c->parser)
-            return -1;
+        c->retry_ms = -1;
         enqueue(c);
     }
     return 0;
@@ -1835,7 +1882,7 @@ static void teardown(void)
 
     for (i = 0; g.clients && i < cfg.streams; i++) {
         conn_release(&g.clients[i]);
-        ssep_parser_destroy(g.clients[i].parser);
+        free(g.clients[i].lei);
     }
     free(g.clients);
     free(g.heap);
