@@ -212,7 +212,12 @@ const scenarios = {
     } catch (err) {
       stopped = false;
     }
-    return { stopped, ...(await snapshot(page)), protocols };
+    const rec = await snapshot(page);
+    // reconnected: an open after the first error since the mark
+    const firstError = rec.log.find((l) => l.kind === 'error' && l.n > rec.mark_n);
+    const reconnected = !!firstError &&
+      rec.log.some((l) => l.kind === 'open' && l.n > firstError.n);
+    return { stopped, reconnected, ...rec, protocols };
   },
 
   // {url, screenshot}: the status page.

@@ -405,6 +405,7 @@ SSEProxyStrategy PROXY_ERROR initial=2s max=10s factor=2 attempts=5
         d.send("go")
         res = d.result(timeout=120)
         self.assertTrue(res["stopped"], "no resumed stream: %s" % res["log"])
+        self.assertTrue(res["reconnected"])
 
         before, after, log = phases(res)
         states = [l["rs"] for l in res["log"]]
@@ -506,6 +507,7 @@ class StockOutageTest(BrowserTest):
         wait_for(lambda: origin_up(self.o[0]), timeout=10, what="origin back")
         self.assertTrue(res["stopped"], "never CLOSED: %s" % res["log"])
         self.assertEqual(res["readyState"], 2)
+        self.assertFalse(res["reconnected"])
         before, after, log = phases(res)
         self.assertGreaterEqual(len(before), 5)
         self.assertEqual(after, [], "events after the outage")

@@ -53,6 +53,19 @@ def _kill(proc, sig=signal.SIGTERM, wait=10):
         _live.remove(proc)
 
 
+def httpd_env():
+    """httpd's environment: in a sanitizer build the runtimes are
+    preloaded so that httpd can load the instrumented module."""
+    env = dict(os.environ)
+    preload = os.environ.get("SSE_HTTPD_PRELOAD", "").strip()
+    if preload:
+        env["LD_PRELOAD"] = preload
+        # httpd frees its pools at exit only in part: leaks are not ours
+        env["ASAN_OPTIONS"] = "detect_leaks=0:halt_on_error=1"
+        env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
+    return env
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -214,7 +227,7 @@ class Httpd:
     def check_config(self):
         """Runs httpd -t; returns (exit code, output)."""
         res = subprocess.run([HTTPD, "-t", "-f", self.conf_path],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, env=httpd_env())
         return res.returncode, res.stdout + res.stderr
 
     def start(self):
@@ -224,7 +237,8 @@ class Httpd:
         with open(os.path.join(self.root, "stdout"), "w") as out:
             self.proc = subprocess.Popen(
                 [HTTPD, "-f", self.conf_path, "-DFOREGROUND"],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env=httpd_env())
         _live.append(self.proc)
 
         def listening():
@@ -295,6 +309,14 @@ class Httpd:
     def unexpected_log_lines(self, allowed=()):
         patterns = [re.compile(p) for p in list(self.BENIGN) + list(allowed)]
         bad = []
+        try:
+            with open(os.path.join(self.root, "stdout")) as f:
+                for line in f:
+                    if ("Sanitizer" in line or "runtime error:" in line
+                            or "ERROR:" in line):
+                        bad.append(line.rstrip())
+        except FileNotFoundError:
+            pass
         for line in self.error_log().splitlines():
             # a crashed child is logged at notice level: never benign
             if "exit signal" in line or "AH00052" in line:

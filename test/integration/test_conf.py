@@ -58,7 +58,8 @@ class ShippedConfTest(unittest.TestCase):
         with open(path, "w") as f:
             f.write(text)
         res = subprocess.run([harness.HTTPD, "-t", "-f", path],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True,
+                             env=harness.httpd_env())
         self.assertEqual(res.returncode, 0, res.stderr)
 
 
