@@ -198,6 +198,7 @@ static void relay_answer(request_rec *r, proxy_conn_rec *backend,
     sse_server_conf *sc = server_conf(r);
     sse_relay_result res;
     apr_int64_t hint = -1;
+    const char *why = NULL;
     sse_relay *rl;
 
     sse_backend_copy_head(r, resp);
@@ -227,6 +228,7 @@ static void relay_answer(request_rec *r, proxy_conn_rec *backend,
         apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
         sse_outlook_get(r, worker, cls, &o);
         hint = sse_retry_hint(r, sc, &o);
+        why = ssep_class_name(cls);
     }
     else if (res.end == SSE_END_SHUTDOWN) {
         /* not the member's fault: come back as after any network blip */
@@ -235,7 +237,7 @@ static void relay_answer(request_rec *r, proxy_conn_rec *backend,
             hint = ssep_policy_strategy(&sc->policy,
                                         SSEP_CLASS_NETWORK)->initial_ms;
     }
-    sse_relay_finish(rl, resp->is_event_stream ? hint : -1);
+    sse_relay_finish(rl, resp->is_event_stream ? hint : -1, why);
     note_result(r, &res);
 }
 

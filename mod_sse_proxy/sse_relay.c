@@ -437,10 +437,19 @@ void sse_relay_run(sse_relay *rl, sse_relay_result *res)
                       res->events);
 }
 
-void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms)
+void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms,
+                      const char *class_name)
 {
     if (rl->res->end == SSE_END_CLIENT || rl->r->connection->aborted)
         return;
+    if (class_name && retry_ms >= 0 && rl->parser
+        && ssep_parser_at_boundary(rl->parser)) {
+        char *ev = apr_psprintf(rl->r->pool, "event: sse-proxy\ndata: "
+                                "{\"retry\":%" APR_INT64_T_FMT ",\"class\":"
+                                "\"%s\"}\n\n", retry_ms, class_name);
+        append(rl, ev, strlen(ev));
+        rl->res->bytes -= strlen(ev);
+    }
     append_retry(rl, retry_ms);
     /* A stopping child cannot take the connection back for keep-alive;
      * the headers are out, so this no longer affects chunking. */

@@ -46,7 +46,9 @@ void sse_relay_run(sse_relay *rl, sse_relay_result *res);
 
 /* Ends the client's response cleanly (unless the client left), with a
  * retry: line first when retry_ms >= 0, placed so that it cannot become
- * part of an event. */
-void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms);
+ * part of an event.  With a class name, and only between events, the
+ * hint is also sent as the named event "sse-proxy" for pages to show. */
+void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms,
+                      const char *class_name);
 
 #endif

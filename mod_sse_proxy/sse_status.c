@@ -1,3 +1,5 @@
+#include <stdio.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_protocol.h"
@@ -401,6 +403,15 @@ static void render_prometheus(request_rec *r, sse_counters *c,
 #undef LABEL_ARGS
 }
 
+/* apr's formatter prints 0.5 as ".5": numbers for people go through libc */
+static const char *num(request_rec *r, double v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%g", v);
+    return apr_pstrdup(r->pool, buf);
+}
+
 static const char *esc(request_rec *r, const char *s)
 {
     return ap_escape_html2(r->pool, s, 1);
@@ -511,17 +522,17 @@ static void render_html(request_rec *r, sse_counters *c,
         const ssep_strategy *s = ssep_policy_strategy(&sc->policy,
                                                       (ssep_class)k);
         ap_rprintf(r, "<tr><td class=l>%s</td><td>%.1f s</td><td>%.1f s</td>"
-                   "<td>%g</td><td>%u</td></tr>\n",
+                   "<td>%s</td><td>%u</td></tr>\n",
                    ssep_class_name((ssep_class)k), s->initial_ms / 1000.0,
-                   s->max_ms / 1000.0, s->factor, s->max_attempts);
+                   s->max_ms / 1000.0, num(r, s->factor), s->max_attempts);
     }
     ap_rputs("</table>\n<table><tr><th class=l>quality</th>"
              "<th>latency below</th><th>delay multiplier</th></tr>\n", r);
     for (k = 0; k < SSEP_QUALITY_COUNT; k++)
-        ap_rprintf(r, "<tr><td class=l>%s</td><td>%u ms</td><td>%g</td>"
+        ap_rprintf(r, "<tr><td class=l>%s</td><td>%u ms</td><td>%s</td>"
                    "</tr>\n", ssep_quality_name((ssep_quality)k),
                    ssep_quality_threshold_ms((ssep_quality)k),
-                   ssep_quality_multiplier((ssep_quality)k));
+                   num(r, ssep_quality_multiplier((ssep_quality)k)));
     ap_rputs("</table>\n</body></html>\n", r);
 }
 

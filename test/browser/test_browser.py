@@ -551,11 +551,11 @@ DirectoryIndex index.html
     Require local
 </Location>
 <Location /origin1>
-    ProxyPass {o1} retry=0
+    ProxyPass {o1}
     Require local
 </Location>
 <Location /origin2>
-    ProxyPass {o2} retry=0
+    ProxyPass {o2}
     Require local
 </Location>
 """
