@@ -273,8 +273,8 @@ SSEP_API void ssep_parser_limits_init(ssep_parser_limits *l);
 /* NULL limits means the defaults; returns NULL when out of memory. */
 SSEP_API ssep_parser *ssep_parser_create(const ssep_parser_limits *l);
 SSEP_API void ssep_parser_destroy(ssep_parser *p);
-/* Back to the state of a new stream (the last event id is kept, as an
- * EventSource keeps it across reconnections). */
+/* Back to the state of a new stream (the last event ID string is kept,
+ * as an EventSource keeps it across reconnections). */
 SSEP_API void ssep_parser_reset(ssep_parser *p);
 
 /* A dispatched event.  The pointers stay valid until the next call on
@@ -319,7 +319,11 @@ SSEP_API int64_t ssep_parser_retry(const ssep_parser *p);
 SSEP_API uint64_t ssep_parser_events(const ssep_parser *p);
 SSEP_API uint64_t ssep_parser_bytes(const ssep_parser *p);
 
-/* The last event id buffer (always collected, bounded by max_line). */
+/* The "last event ID string" of the spec: the id in force at the last
+ * blank line (an event's end), which is what a client sends back as
+ * Last-Event-ID.  An id field of an unfinished event does not count.
+ * Kept in both modes (up to max_line when collecting, 1 KiB otherwise);
+ * NULL when no id was set or it was too long to keep. */
 SSEP_API const char *ssep_parser_last_id(const ssep_parser *p, size_t *len);
 
 #ifdef __cplusplus

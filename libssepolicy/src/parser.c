@@ -61,6 +61,11 @@ struct ssep_parser {
 
     growbuf    data, type, id_value, last_id;
     int        last_id_known;
+    /* The spec's "last event ID string": the buffer's value at the last
+     * blank line, what an EventSource sends back as Last-Event-ID.  The
+     * buffer itself may already hold the id of an unfinished event. */
+    growbuf    last_id_string;
+    int        last_id_string_known;
 
     int64_t    retry;
     uint64_t   events;
@@ -104,6 +109,11 @@ void ssep_parser_limits_init(ssep_parser_limits *l)
     l->max_line = SSEP_PARSER_DEFAULT_MAX_LINE;
     l->max_event = SSEP_PARSER_DEFAULT_MAX_EVENT;
     l->collect = 1;
+}
+
+static size_t id_cap(const ssep_parser *p)
+{
+    return p->limits.collect ? p->limits.max_line : SCAN_ID_MAX;
 }
 
 static void reset_line(ssep_parser *p)
@@ -158,6 +168,7 @@ void ssep_parser_destroy(ssep_parser *p)
     buf_free(&p->type);
     buf_free(&p->id_value);
     buf_free(&p->last_id);
+    buf_free(&p->last_id_string);
     free(p);
 }
 
@@ -165,6 +176,13 @@ void ssep_parser_reset(ssep_parser *p)
 {
     if (!p)
         return;
+    /* a new connection starts from the last id string, not from an id
+     * an unfinished event had set */
+    p->last_id.len = 0;
+    p->last_id_known = p->last_id_string_known
+        && buf_append(&p->last_id, p->last_id_string.p
+                                   ? p->last_id_string.p : "",
+                      p->last_id_string.len, id_cap(p)) == 0;
     p->bom_matched = 0;
     p->after_cr = 0;
     p->error = 0;
@@ -189,11 +207,6 @@ static void classify_field(ssep_parser *p)
     /* "event:" with no value still replaces the type with "" */
     if (p->field == FIELD_EVENT)
         p->type.len = 0;
-}
-
-static size_t id_cap(const ssep_parser *p)
-{
-    return p->limits.collect ? p->limits.max_line : SCAN_ID_MAX;
 }
 
 /* One byte of a field value. */
@@ -276,6 +289,12 @@ static int end_field_line(ssep_parser *p)
 static int blank_line(ssep_parser *p, ssep_event *ev)
 {
     int dispatched = 0;
+
+    /* step 1 of dispatching, done even when no event follows */
+    p->last_id_string.len = 0;
+    p->last_id_string_known = p->last_id_known
+        && buf_append(&p->last_id_string, p->last_id.p ? p->last_id.p : "",
+                      p->last_id.len, id_cap(p)) == 0;
 
     if (p->data_seen) {
         dispatched = 1;
@@ -366,6 +385,78 @@ static int step(ssep_parser *p, char c, ssep_event *ev)
     return 0;
 }
 
+/* Length of the run of bytes before the next CR or LF. */
+static size_t run_length(const unsigned char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (s[i] == '\r' || s[i] == '\n')
+            break;
+    return i;
+}
+
+/* The middle of a value or comment line, taken in one go: the result is
+ * exactly that of step() on each byte, but a data line costs one copy
+ * instead of one call per byte.  Returns how many bytes it took (it
+ * stops short of a limit so that step() reports the exact byte), or a
+ * negative error. */
+static long bulk_run(ssep_parser *p, const unsigned char *in, size_t n)
+{
+    size_t room;
+
+    if (p->after_cr || (p->state != LINE_VALUE && p->state != LINE_COMMENT))
+        return 0;
+    n = run_length(in, n);
+    room = p->limits.max_line - p->line_len;
+    if (n > room)
+        n = room;
+    if (p->state == LINE_VALUE) {
+        room = p->limits.max_event - p->event_size;
+        if (n > room)
+            n = room;
+    }
+    if (n == 0)
+        return 0;
+    p->wire_len += n;
+    p->line_len += n;
+    if (p->state == LINE_COMMENT)
+        return (long)n;
+    p->event_size += n;
+    switch (p->field) {
+    case FIELD_DATA:
+        p->data_len += n;
+        if (p->limits.collect
+            && buf_append(&p->data, (const char *)in, n,
+                          p->limits.max_event) < 0)
+            return SSEP_ENOMEM;
+        break;
+    case FIELD_EVENT:
+        if (p->limits.collect
+            && buf_append(&p->type, (const char *)in, n,
+                          p->limits.max_line) < 0)
+            return SSEP_ENOMEM;
+        break;
+    case FIELD_ID:
+        if (memchr(in, 0, n))
+            p->id_has_nul = 1;
+        else if (!p->id_too_long
+                 && buf_append(&p->id_value, (const char *)in, n,
+                               id_cap(p)) < 0)
+            p->id_too_long = 1;
+        break;
+    case FIELD_RETRY: {
+        size_t k;
+        for (k = 0; k < n; k++)
+            value_byte(p, (char)in[k]);
+        break;
+    }
+    case FIELD_OTHER:
+        break;
+    }
+    return (long)n;
+}
+
 int ssep_parser_feed(ssep_parser *p, const void *buf, size_t len,
                      size_t *consumed, ssep_event *ev)
 {
@@ -404,6 +495,15 @@ int ssep_parser_feed(ssep_parser *p, const void *buf, size_t len,
     }
 
     while (i < len) {
+        long taken = bulk_run(p, in + i, len - i);
+        if (taken < 0) {
+            rc = (int)taken;
+            p->error = rc;
+            break;
+        }
+        i += (size_t)taken;
+        if (i == len)
+            break;
         rc = step(p, (char)in[i++], ev);
         if (rc == 0)
             continue;
@@ -468,9 +568,9 @@ const char *ssep_parser_last_id(const ssep_parser *p, size_t *len)
 {
     if (len)
         *len = 0;
-    if (!p || !p->last_id_known)
+    if (!p || !p->last_id_string_known)
         return NULL;
     if (len)
-        *len = p->last_id.len;
-    return p->last_id.p ? p->last_id.p : "";
+        *len = p->last_id_string.len;
+    return p->last_id_string.p ? p->last_id_string.p : "";
 }

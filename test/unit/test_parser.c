@@ -435,6 +435,42 @@ static void test_huge_id_in_scan_mode(void)
     ssep_parser_destroy(p);
 }
 
+/* Resuming must not skip the event whose id arrived but which was cut off:
+ * the last id is the one in force at the last blank line. */
+static void test_last_id_is_that_of_the_last_dispatch(void)
+{
+    static const char s[] = "id: 5\ndata: x\n\nid: 6\ndata: cut of";
+    ssep_parser_limits lim;
+    size_t used, len, off = 0;
+    const char *id;
+    int collect;
+
+    ssep_parser_limits_init(&lim);
+    for (collect = 0; collect <= 1; collect++) {
+        ssep_parser *p;
+        lim.collect = collect;
+        p = ssep_parser_create(&lim);
+        off = 0;
+        while (off < sizeof(s) - 1) {
+            ssep_parser_feed(p, s + off, sizeof(s) - 1 - off, &used, NULL);
+            off += used;
+        }
+        ssep_parser_finish(p);
+        id = ssep_parser_last_id(p, &len);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+        CU_ASSERT_EQUAL(len, 1);
+        CU_ASSERT_EQUAL(id[0], '5');
+        /* after a reset (a new connection) the next stream's events carry
+         * the same last id until they set one */
+        ssep_parser_reset(p);
+        ssep_parser_feed(p, "data: y\n\n", 9, &used, NULL);
+        id = ssep_parser_last_id(p, &len);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+        CU_ASSERT_EQUAL(id[0], '5');
+        ssep_parser_destroy(p);
+    }
+}
+
 static void test_bad_arguments(void)
 {
     ssep_parser *p = ssep_parser_create(NULL);
@@ -490,6 +526,7 @@ int register_parser_suite(void)
         { "oversized line", test_oversized_line },
         { "oversized event", test_oversized_event },
         { "huge id in scan mode", test_huge_id_in_scan_mode },
+        { "last id is that of the last dispatch", test_last_id_is_that_of_the_last_dispatch },
         { "bad arguments", test_bad_arguments },
         { "reset keeps the last event id", test_reset_keeps_last_id },
         { NULL, NULL }
