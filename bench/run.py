@@ -111,7 +111,9 @@ class Httpd:
     def __init__(self, work, origin, sse):
         self.name = "mod_sse_proxy" if sse else "mod_proxy_http"
         conf = httpd_conf(origin, sse)
-        self.h = harness.Httpd(work, conf, timeout=86400, **MPM)
+        self.h = harness.Httpd(work, conf, timeout=86400,
+                               extra_modules=[("env_module", "mod_env.so")],
+                               **MPM)
         # the access log would cost both setups the same; leave it out
         with open(self.h.conf_path) as f:
             text = f.read().replace('CustomLog "%s/access.log" sse'
@@ -196,16 +198,24 @@ class Nginx:
 # ---------------------------------------------------------------------
 def load(port, path, streams, duration, mode="none", warmup=0, extra=(),
          timeline=None):
+    out = tempfile.mktemp(prefix="load-", suffix=".json")
     cmd = [LOAD, "--port", str(port), "--path", path, "--streams",
            str(streams), "--duration", str(duration), "--mode", mode,
-           "--warmup", str(warmup), "--quiet"] + list(extra)
+           "--warmup", str(warmup), "--quiet", "--json", out] + list(extra)
     if timeline:
         cmd += ["--timeline", timeline]
     res = subprocess.run(cmd, capture_output=True, text=True,
                          timeout=duration + warmup + 600)
     if res.returncode != 0:
         raise RuntimeError("sse-load failed: %s\n%s" % (cmd, res.stderr))
-    return json.loads(res.stdout)
+    return read_json(out)
+
+
+def read_json(path):
+    with open(path) as f:
+        doc = json.load(f)
+    os.unlink(path)
+    return doc
 
 
 def measured(proxy, fn):
@@ -299,16 +309,17 @@ def scenario_concurrency(work, q, rows):
 
                     def run():
                         # sample the proxy while the streams are held
+                        out = tempfile.mktemp(prefix="load-", suffix=".json")
                         proc = subprocess.Popen(
                             [LOAD, "--port", str(p.port), "--path",
                              "/events?first_delay_ms=86400000", "--streams",
                              str(n), "--duration", str(hold), "--mode",
-                             "none", "--quiet", "--connect-rate", "2000"],
-                            stdout=subprocess.PIPE, text=True)
+                             "none", "--quiet", "--connect-rate", "2000",
+                             "--json", out])
                         time.sleep(n / 2000.0 + hold * 0.7)
                         usage.update(group_usage(p.pgid))
-                        out, _ = proc.communicate(timeout=hold + 600)
-                        return json.loads(out)
+                        proc.wait(timeout=hold + 600)
+                        return read_json(out)
                     r = run()
                     est = r["streams_open_at_end"]
                     rows.append({
@@ -341,12 +352,13 @@ def scenario_storm(work, q, rows, timelines):
             path = "/events?rate=1&size=32"
 
             def run():
+                out = tempfile.mktemp(prefix="load-", suffix=".json")
                 proc = subprocess.Popen(
                     [LOAD, "--port", str(p.port), "--path", path,
                      "--streams", str(clients), "--duration",
                      str(outage + after + 10), "--mode", mode, "--quiet",
-                     "--timeline", tl, "--connect-rate", "500"],
-                    stdout=subprocess.PIPE, text=True)
+                     "--timeline", tl, "--connect-rate", "500",
+                     "--json", out])
                 time.sleep(clients / 500.0 + 10)
                 before = origin.stats()["total_requests"]
                 origin.control(mode="down", for_ms=outage * 1000)
@@ -359,8 +371,8 @@ def scenario_storm(work, q, rows, timelines):
                     except OSError:
                         return None
                 during = harness.wait_for(origin_up, timeout=30)["total_requests"] - before
-                out, _ = proc.communicate(timeout=outage + after + 600)
-                return json.loads(out), during, t0
+                proc.wait(timeout=outage + after + 600)
+                return read_json(out), during, t0
             (r, origin_reqs, t0), cpu = measured(p, run)
             with open(tl) as f:
                 series = list(csv.DictReader(f))

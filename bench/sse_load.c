@@ -53,6 +53,7 @@
 #define EPOLL_BATCH   1024
 #define FD_SLACK      32         /* descriptors besides the streams */
 #define PACE_BURST_NS (10 * NS_PER_MS)
+#define TURN_STARTS   128        /* connects and timers handled per loop turn */
 #define PROGRESS_S    5
 #define NO_TIMER      ((size_t)-1)
 
@@ -1290,14 +1291,19 @@ static void ramp_done(int64_t now)
     g.end_at = g.window_start + (int64_t)(cfg.duration_s * (double)NS_PER_S);
 }
 
+/* Connects cost tens of microseconds each, so a burst is started a slice
+ * per loop turn: the first connections send their requests while the rest
+ * are still being opened, instead of all waiting for the whole burst. */
 static void pace(int64_t now)
 {
+    int budget = TURN_STARTS;
+
     if (g.qlen == 0)
         return;
     /* An idle spell earns at most a short burst, never a stampede. */
     if (g.pace_next < now - PACE_BURST_NS)
         g.pace_next = now - PACE_BURST_NS;
-    while (g.qlen && g.pace_next <= now) {
+    while (g.qlen && g.pace_next <= now && budget-- > 0) {
         struct client *c = dequeue();
 
         g.pace_next += g.pace_interval;
@@ -1331,13 +1337,13 @@ static void on_timer(struct client *c, int64_t now)
     }
 }
 
-/* Bounded, so that a zero reconnection time meeting an instant failure
- * cannot spin here forever. */
+/* Sliced like pace(), which also keeps a zero reconnection time meeting an
+ * instant failure from spinning here. */
 static void run_timers(int64_t now)
 {
-    size_t budget = g.heap_len;
+    int budget = TURN_STARTS;
 
-    while (budget-- && g.heap_len && g.heap[0]->deadline <= now) {
+    while (budget-- > 0 && g.heap_len && g.heap[0]->deadline <= now) {
         struct client *c = g.heap[0];
 
         timer_clear(c);
