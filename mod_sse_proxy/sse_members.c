@@ -216,10 +216,24 @@ apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
         apr_global_mutex_unlock(shared->lock);
         return ssep_backoff_delay(strategy, 0, SSEP_Q_GOOD);
     }
+    /* Streams that were opened before the member's last counted failure
+     * and die now are that same failure seen again (a backend that dies
+     * takes all its streams with it): one outage must not count as a
+     * thousand attempts. */
+    if (m->consecutive_failures && r->request_time <= m->last_failure) {
+        delay = m->next_retry > now ? (m->next_retry - now) / 1000 : 0;
+        apr_global_mutex_unlock(shared->lock);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "SSE00035: %s failure of member %s is part of the "
+                      "failure already counted", ssep_class_name(cls),
+                      worker->s->name_ex);
+        return delay;
+    }
     ssep_tracker_attempt(&m->tracker, 1, now_ms());
     m->attempts++;
     m->failures_by_class[cls]++;
     m->outages += m->consecutive_failures == 0;
+    m->last_failure = now;
     if (m->consecutive_failures == 0) {
         m->outage_start = now;
         m->configured_retry = worker->s->retry;

@@ -21,6 +21,7 @@ typedef struct {
     apr_int64_t  delay_ms;         /* current backoff, 0 when healthy */
     apr_time_t   next_retry;       /* when the member is due again */
     apr_time_t   outage_start;     /* first failure of the current outage */
+    apr_time_t   last_failure;     /* when the last counted failure was */
     apr_interval_time_t configured_retry; /* worker's retry= before us */
     apr_int64_t  last_recovery_ms; /* how long the last outage lasted */
     apr_uint64_t rng;

@@ -31,6 +31,7 @@ struct sse_relay {
     apr_time_t          last_backend;
     apr_time_t          last_heartbeat;
     apr_size_t          unflushed;
+    int                 complete_events; /* unflushed bytes end events */
     apr_int64_t         initial_retry;
     int                 keepalive;    /* the backend allows reuse */
     int                 parser_failed;
@@ -71,6 +72,7 @@ static int pass_out(relay *rl, int flush)
         APR_BRIGADE_INSERT_TAIL(rl->out,
                                 apr_bucket_flush_create(c->bucket_alloc));
         rl->unflushed = 0;
+        rl->complete_events = 0;
     }
     if (APR_BRIGADE_EMPTY(rl->out))
         return 0;
@@ -125,8 +127,9 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
                 SSE_STAT_ADD(first_events, 1);
             }
             SSE_STAT_ADD(events, 1);
-            if (pass_out(rl, 1) < 0)
-                return -1;
+            /* flushed at the end of this read: every event of it is
+             * already here, so none waits for anything */
+            rl->complete_events = 1;
         } else if (rc < 0) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, rl->r,
                           "SSE00020: closing stream: backend sent %s "
@@ -204,6 +207,10 @@ static int drain_backend(relay *rl)
             if (rl->body.done)
                 return 0;
         }
+        /* One flush per read: the events that arrived together leave
+         * together, in one chunk (one DATA frame on HTTP/2). */
+        if (rl->complete_events && pass_out(rl, 1) < 0)
+            return -1;
         if (eof) {
             if (rl->body.framing == SSE_BODY_CLOSE)
                 return 0;

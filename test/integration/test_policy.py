@@ -307,9 +307,11 @@ SSEProxyStrategy PROXY_ERROR initial=1s max=4s factor=2 attempts=2
         # 8. the live stream ends cleanly, with a retry: from the policy
         body = live.read_to_end(timeout=10)
         self.assertTrue(live.resp.complete)
-        last_id = data_events(body)[-1]["id"]
-        tail = body.rsplit(b"}\n\n", 1)[1]
-        self.assertRegex(tail, rb"retry: \d+\n")
+        last_id = [e for e in data_events(body) if "id" in e][-1]["id"]
+        # the policy's hint: a retry: line, and the same as a named event
+        # for pages (sent only between events, as here)
+        self.assertRegex(body.rsplit(b"}\n\n", 1)[1], rb"retry: \d+\n")
+        self.assertIn(b"event: sse-proxy\ndata: {\"retry\":", body)
         live.close()
 
         hints = []
@@ -438,6 +440,37 @@ SSEProxyJitter none
         self.assertGreater(len({pid for pid, _, _ in got}), 1,
                            "one child served every request")
 
+
+
+class OneOutageTest(PolicyBase):
+    """Streams that die together are one failure of their member, not one
+    per stream: a crowd must not push the member to give-up at once."""
+    conf = """
+SSEProxyJitter none
+<Proxy balancer://one>
+    BalancerMember {o1}
+    ProxySet forcerecovery=Off
+</Proxy>
+<Location /events>
+    ProxyPass balancer://one/events
+    SSEProxy On
+</Location>
+"""
+
+    def test_many_streams_one_failure(self):
+        clients = [RawClient(self.httpd.port, "/events?rate=10", headers=SSE)
+                   for _ in range(12)]
+        for c in clients:
+            c.read_until(lambda b: b.count(b"}\n\n") >= 1)
+        self.o[0].control(mode="down", for_ms=1500)
+        for c in clients:
+            c.read_to_end(timeout=10)
+            self.assertTrue(c.resp.complete)
+            c.close()
+        got = decisions(self.httpd)
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual(got[0][2]["attempt"], "1")
+        self.assertEqual(got[0][2]["class"], "PROXY_ERROR")
 
 
 class GracefulTest(PolicyBase):
