@@ -698,6 +698,10 @@ static void track_id(struct client *c, const ssep_event *ev)
 {
     uint64_t id;
 
+    /* the origin's events are "message"s; a proxy's own named events
+     * (such as the policy's "sse-proxy" hint) carry no sequence */
+    if (ev->type && (ev->type_len != 7 || memcmp(ev->type, "message", 7)))
+        return;
     if (event_id(ev, &id) < 0)
         return;
     if (c->have_id && id <= c->last_id) {

@@ -32,6 +32,9 @@ struct sse_relay {
     apr_time_t          last_heartbeat;
     apr_size_t          unflushed;
     int                 complete_events; /* unflushed bytes end events */
+    /* added to the shared counters once per flush: an atomic add per
+     * event on a line every child writes would cost more than the relay */
+    apr_uint64_t        stat_events, stat_bytes;
     apr_int64_t         initial_retry;
     int                 keepalive;    /* the backend allows reuse */
     int                 parser_failed;
@@ -74,6 +77,14 @@ static int pass_out(relay *rl, int flush)
         rl->unflushed = 0;
         rl->complete_events = 0;
     }
+    if (rl->stat_events) {
+        SSE_STAT_ADD(events, rl->stat_events);
+        rl->stat_events = 0;
+    }
+    if (rl->stat_bytes) {
+        SSE_STAT_ADD(bytes, rl->stat_bytes);
+        rl->stat_bytes = 0;
+    }
     if (APR_BRIGADE_EMPTY(rl->out))
         return 0;
     rv = ap_pass_brigade(rl->r->output_filters, rl->out);
@@ -92,14 +103,29 @@ static int pass_out(relay *rl, int flush)
     return 0;
 }
 
+/* Lines of our own (heartbeats, retry hints): copied, and not counted
+ * as relayed bytes. */
 static void append(relay *rl, const char *data, apr_size_t len)
 {
     if (!len)
         return;
     apr_brigade_write(rl->out, NULL, NULL, data, len);
     rl->unflushed += len;
+}
+
+/* Backend bytes go out without a copy: the bucket points into the read
+ * brigade's data, and is always passed on (the output filters set aside
+ * whatever they cannot write at once) before that brigade is emptied. */
+static void append_backend(relay *rl, const char *data, apr_size_t len)
+{
+    if (!len)
+        return;
+    APR_BRIGADE_INSERT_TAIL(rl->out,
+        apr_bucket_transient_create(data, len,
+                                    rl->r->connection->bucket_alloc));
+    rl->unflushed += len;
     rl->res->bytes += len;
-    SSE_STAT_ADD(bytes, len);
+    rl->stat_bytes += len;
 }
 
 /* One span of body payload: cut into events, each flushed as it ends. */
@@ -108,7 +134,7 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
     apr_size_t off = 0;
 
     if (!rl->parser) {
-        append(rl, data, len);
+        append_backend(rl, data, len);
         return 0;
     }
     while (off < len) {
@@ -117,7 +143,7 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
         int rc = ssep_parser_feed(rl->parser, data + off, len - off, &used,
                                   &ev);
 
-        append(rl, data + off, used);
+        append_backend(rl, data + off, used);
         off += used;
         if (rc == SSEP_PARSE_EVENT) {
             if (rl->res->events++ == 0) {
@@ -126,7 +152,7 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
                                             - rl->r->request_time));
                 SSE_STAT_ADD(first_events, 1);
             }
-            SSE_STAT_ADD(events, 1);
+            rl->stat_events++;
             /* flushed at the end of this read: every event of it is
              * already here, so none waits for anything */
             rl->complete_events = 1;
@@ -208,8 +234,10 @@ static int drain_backend(relay *rl)
                 return 0;
         }
         /* One flush per read: the events that arrived together leave
-         * together, in one chunk (one DATA frame on HTTP/2). */
-        if (rl->complete_events && pass_out(rl, 1) < 0)
+         * together, in one chunk (one DATA frame on HTTP/2).  A partial
+         * event is passed on too (not flushed yet): the read brigade its
+         * bytes point into is about to be reused. */
+        if (rl->unflushed && pass_out(rl, rl->complete_events) < 0)
             return -1;
         if (eof) {
             if (rl->body.framing == SSE_BODY_CLOSE)
@@ -323,7 +351,6 @@ static int wait_for_activity(relay *rl)
         /* never inside an event: the client would see it as part of one */
         if (ssep_parser_at_boundary(rl->parser)) {
             append(rl, heartbeat_line, sizeof(heartbeat_line) - 1);
-            rl->res->bytes -= sizeof(heartbeat_line) - 1;
             rl->res->heartbeats++;
             SSE_STAT_ADD(heartbeats, 1);
             if (pass_out(rl, 1) < 0)
@@ -386,7 +413,6 @@ static void append_retry(relay *rl, apr_int64_t retry_ms)
                      retry_ms,
                      ssep_parser_at_boundary(rl->parser) ? "\n" : "");
     append(rl, line, (apr_size_t)n);
-    rl->res->bytes -= (apr_size_t)n;
 }
 
 void sse_relay_run(sse_relay *rl, sse_relay_result *res)
@@ -431,6 +457,18 @@ void sse_relay_run(sse_relay *rl, sse_relay_result *res)
             res->end = SSE_END_PREMATURE;
         }
     }
+    /* Nothing may point into the read brigade once it is emptied below:
+     * hand what is left to the output filters, or drop it if the client
+     * is gone. */
+    if (!APR_BRIGADE_EMPTY(rl->out)) {
+        if (res->end == SSE_END_CLIENT)
+            apr_brigade_cleanup(rl->out);
+        else
+            pass_out(rl, 0);
+    }
+    SSE_STAT_ADD(events, rl->stat_events);
+    SSE_STAT_ADD(bytes, rl->stat_bytes);
+    rl->stat_events = rl->stat_bytes = 0;
     /* The read brigade holds buckets of the backend connection's
      * allocator; they must be gone before that connection is released. */
     apr_brigade_cleanup(rl->in);
@@ -455,7 +493,6 @@ void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms,
                                 "{\"retry\":%" APR_INT64_T_FMT ",\"class\":"
                                 "\"%s\"}\n\n", retry_ms, class_name);
         append(rl, ev, strlen(ev));
-        rl->res->bytes -= strlen(ev);
     }
     append_retry(rl, retry_ms);
     /* A stopping child cannot take the connection back for keep-alive;
