@@ -277,6 +277,7 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     }
     ap_set_module_config(r->request_config, &sse_proxy_module, worker);
     count_request(r);
+    sse_member_health_check(r, worker);
 
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                   "SSE00001: stream %s via %s", url, worker->s->name_ex);

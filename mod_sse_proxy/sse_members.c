@@ -198,6 +198,35 @@ void sse_member_success(request_rec *r, proxy_worker *worker,
     apr_global_mutex_unlock(shared->lock);
 }
 
+void sse_member_health_check(request_rec *r, proxy_worker *worker)
+{
+    sse_member_state *m;
+
+    /* only a member under health checks that were run since its last
+     * failure and that it passes (it is usable before its window ended) */
+    if (worker->s->method == NONE || !PROXY_WORKER_IS_USABLE(worker)
+        || !with_lock(r))
+        return;
+    m = find_locked(sse_request_balancer(r), worker->s->name_ex, 0);
+    if (m && m->consecutive_failures && apr_time_now() < m->next_retry
+        && worker->s->updated > m->last_failure) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                      "SSE00036: health checks passed: member=%s balancer=%s "
+                      "back after %u failures", m->member,
+                      *m->balancer ? m->balancer + 11 : "-",
+                      m->consecutive_failures);
+        if (m->configured_retry >= 0)
+            worker->s->retry = m->configured_retry;
+        m->last_recovery_ms = (apr_time_now() - m->outage_start) / 1000;
+        m->consecutive_failures = 0;
+        m->gave_up = 0;
+        m->delay_ms = 0;
+        m->next_retry = 0;
+        m->outage_start = 0;
+    }
+    apr_global_mutex_unlock(shared->lock);
+}
+
 apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
                                ssep_class cls, const ssep_policy *policy)
 {

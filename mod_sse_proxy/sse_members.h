@@ -44,6 +44,11 @@ void sse_member_success(request_rec *r, proxy_worker *worker,
                         apr_interval_time_t connect_time,
                         apr_interval_time_t ttfb);
 
+/* mod_proxy_hcheck puts a member back when its checks pass; if that
+ * happened since its last counted failure, the count starts again (and
+ * the configured retry is restored), as after a successful request. */
+void sse_member_health_check(request_rec *r, proxy_worker *worker);
+
 /* A failed attempt of class cls: the member is backed off through
  * mod_proxy's own error state and the decision is logged.  Returns the
  * delay in ms. */

@@ -12,7 +12,7 @@ import harness  # noqa: E402
 from harness import Httpd, Origin, RawClient, data_events, wait_for  # noqa: E402
 
 SSE = {"Accept": "text/event-stream"}
-BENIGN = [r"AH00171", r"SSE0003\d", r"AH10187", r"SSE0000[246]", r"AH0095[79]", r"AH01114",
+BENIGN = [r"AH00171", r"AH0330[23]", r"SSE0003\d", r"AH10187", r"SSE0000[246]", r"AH0095[79]", r"AH01114",
           r"AH00940", r"AH01102", r"AH01165", r"AH00933", r"AH01097",
           r"AH00898", r"AH01167", r"AH01170"]
 
@@ -471,6 +471,45 @@ SSEProxyJitter none
         self.assertEqual(len(got), 1, got)
         self.assertEqual(got[0][2]["attempt"], "1")
         self.assertEqual(got[0][2]["class"], "PROXY_ERROR")
+
+
+class HealthCheckTest(PolicyBase):
+    """A passing mod_proxy_hcheck check puts the member back and starts
+    its count again."""
+    conf = """
+SSEProxyJitter none
+SSEProxyStrategy PROXY_ERROR initial=30s max=5m factor=2 attempts=4
+<Proxy balancer://hc>
+    BalancerMember {o1} hcmethod=GET hcuri=/health hcinterval=1 hcpasses=1 hcfails=1
+    ProxySet forcerecovery=Off
+</Proxy>
+<Location /events>
+    ProxyPass balancer://hc/events
+    SSEProxy On
+</Location>
+"""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.BASE_MODULES.append(("proxy_hcheck_module",
+                                     "mod_proxy_hcheck.so"))
+        try:
+            super().setUpClass()
+        finally:
+            harness.BASE_MODULES.pop()
+
+    def test_passing_check_resets_the_count(self):
+        self.get("/events?status=503", headers=SSE)
+        first = decisions(self.httpd)[-1][2]
+        self.assertEqual((first["attempt"], first["delay"]), ("1", "30000ms"))
+        # the origin is fine again: its health checks pass within seconds,
+        # long before the 30 s window ends
+        wait_for(lambda: "Err" not in manager_page(self.httpd),
+                 timeout=10, interval=0.3, what="health check to pass")
+        self.get("/events?status=503", headers=SSE)
+        again = decisions(self.httpd)[-1][2]
+        self.assertEqual((again["attempt"], again["delay"]), ("1", "30000ms"))
+        self.assertIn("SSE00036", self.httpd.error_log())
 
 
 class GracefulTest(PolicyBase):
