@@ -514,7 +514,7 @@ def report(args, results, timelines, started):
         for r in lat:
             if base and r["proxy"] != "direct":
                 for k in ("p50_us", "p99_us", "p999_us"):
-                    r["added_" + k] = r[k] - base[k]
+                    r["added_" + k] = round(r[k] - base[k], 1)
         lines += ["## 1. Latency: 100 streams x 100 events/s", "",
                   "Per-event latency from the origin's send timestamp to "
                   "the client's parser (µs); *added* is over direct.", "",
