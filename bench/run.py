@@ -377,6 +377,8 @@ def scenario_storm(work, q, rows, timelines):
             with open(tl) as f:
                 series = list(csv.DictReader(f))
             timelines[label] = series
+            shutil.copy(tl, os.path.join(HERE, "results", "storm-timeline-%s-%s.csv"
+                                         % (mode, kind)))
             start_idx = int(clients / 500.0 + 10)
             outage_rows = series[start_idx:start_idx + outage]
             peak = max((int(x["requests_sent_in_second"]) for x in series[start_idx:]),
@@ -410,6 +412,19 @@ def scenario_storm(work, q, rows, timelines):
 # ---------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------
+def num(v):
+    """A CSV cell back as a number where it is one."""
+    if v in ("", None):
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+
 def write_csv(path, rows):
     if not rows:
         return
@@ -464,10 +479,11 @@ def plot(outdir, name, title, xlabel, ylabel, series, logy=False):
         return None
     os.makedirs(outdir, exist_ok=True)
     data = tempfile.mkdtemp(prefix="plot-")
-    cmds = ["set terminal pngcairo size 800,450 font 'sans,10'",
+    cmds = ["set terminal pngcairo size 900,450 font 'sans,10'",
             "set output '%s'" % os.path.join(outdir, name + ".png"),
             "set title '%s'" % title, "set xlabel '%s'" % xlabel,
-            "set ylabel '%s'" % ylabel, "set key left top", "set grid"]
+            "set ylabel '%s'" % ylabel, "set key outside right top",
+            "set termoption noenhanced", "set grid"]
     if logy:
         cmds.append("set logscale y")
     plots = []
@@ -644,6 +660,22 @@ def main():
             log("%s done: %s" % (name, json.dumps(rows)))
     finally:
         harness.remove_workdir(work)
+    # scenarios not run this time keep their last results in the report
+    for name in ("latency", "throughput", "concurrency", "storm"):
+        path = os.path.join(outdir, name + ".csv")
+        if name not in results and os.path.exists(path):
+            with open(path) as f:
+                results[name] = [{k: num(v) for k, v in row.items()}
+                                 for row in csv.DictReader(f)]
+    if "storm" in results and not timelines:
+        for mode, kind in (("naive", "mod_proxy_http"),
+                           ("eventsource", "mod_proxy_http"),
+                           ("eventsource", "mod_sse_proxy")):
+            path = os.path.join(outdir, "storm-timeline-%s-%s.csv" % (mode, kind))
+            if os.path.exists(path):
+                with open(path) as f:
+                    timelines["%s clients behind %s" % (mode, kind)] = \
+                        list(csv.DictReader(f))
     report(args, results, timelines, started)
     log("wrote docs/benchmarks.md and bench/results/")
 
