@@ -230,17 +230,17 @@ def measured(proxy, fn):
 # scenarios
 # ---------------------------------------------------------------------
 def make_proxies(work, origin, which):
-    out = []
+    """Starts the proxies one at a time, as the caller iterates: only the
+    one being measured runs, and an error stops it before the next."""
     for kind in which:
         if kind == "direct":
-            out.append(Direct(work, origin))
+            yield Direct(work, origin)
         elif kind == "mod_sse_proxy":
-            out.append(Httpd(work, origin, True))
+            yield Httpd(work, origin, True)
         elif kind == "mod_proxy_http":
-            out.append(Httpd(work, origin, False))
+            yield Httpd(work, origin, False)
         elif kind == "nginx":
-            out.append(Nginx(work, origin))
-    return out
+            yield Nginx(work, origin)
 
 
 ALL = ["direct", "mod_sse_proxy", "mod_proxy_http", "nginx"]
@@ -343,7 +343,7 @@ def scenario_storm(work, q, rows, timelines):
              ("eventsource", "mod_sse_proxy")]
     for mode, kind in cases:
         origin = harness.Origin(work, "origin")
-        p = make_proxies(work, origin, [kind])[0]
+        p = next(make_proxies(work, origin, [kind]))
         try:
             label = "%s clients behind %s" % (mode, kind)
             log("storm: %s, %d clients, origin down %d s" % (label, clients,
