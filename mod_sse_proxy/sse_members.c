@@ -162,6 +162,22 @@ static sse_member_state *request_member(request_rec *r, proxy_worker *worker)
     return m;
 }
 
+/* The member is healthy again: its count starts over and its configured
+ * retry= is back.  Lock held. */
+static void end_outage(sse_member_state *m, proxy_worker *worker)
+{
+    if (m->consecutive_failures) {
+        m->last_recovery_ms = (apr_time_now() - m->outage_start) / 1000;
+        if (m->configured_retry >= 0)
+            worker->s->retry = m->configured_retry;
+    }
+    m->consecutive_failures = 0;
+    m->gave_up = 0;
+    m->delay_ms = 0;
+    m->next_retry = 0;
+    m->outage_start = 0;
+}
+
 void sse_member_success(request_rec *r, proxy_worker *worker,
                         apr_interval_time_t connect_time,
                         apr_interval_time_t ttfb)
@@ -178,22 +194,14 @@ void sse_member_success(request_rec *r, proxy_worker *worker,
                              (apr_uint32_t)((connect_time + ttfb) / 1000));
         ssep_tracker_attempt(&m->tracker, 0, now_ms());
         m->attempts++;
-        if (m->consecutive_failures) {
-            apr_time_t now = apr_time_now();
-            m->last_recovery_ms = (now - m->outage_start) / 1000;
+        if (m->consecutive_failures)
             ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                           "SSE00031: recovered member=%s balancer=%s "
                           "after=%" APR_INT64_T_FMT "ms failures=%u",
                           m->member, *m->balancer ? m->balancer + 11 : "-",
-                          m->last_recovery_ms, m->consecutive_failures);
-            if (m->configured_retry >= 0)
-                worker->s->retry = m->configured_retry;
-        }
-        m->consecutive_failures = 0;
-        m->gave_up = 0;
-        m->delay_ms = 0;
-        m->next_retry = 0;
-        m->outage_start = 0;
+                          (apr_time_now() - m->outage_start) / 1000,
+                          m->consecutive_failures);
+        end_outage(m, worker);
     }
     apr_global_mutex_unlock(shared->lock);
 }
@@ -215,14 +223,7 @@ void sse_member_health_check(request_rec *r, proxy_worker *worker)
                       "back after %u failures", m->member,
                       *m->balancer ? m->balancer + 11 : "-",
                       m->consecutive_failures);
-        if (m->configured_retry >= 0)
-            worker->s->retry = m->configured_retry;
-        m->last_recovery_ms = (apr_time_now() - m->outage_start) / 1000;
-        m->consecutive_failures = 0;
-        m->gave_up = 0;
-        m->delay_ms = 0;
-        m->next_retry = 0;
-        m->outage_start = 0;
+        end_outage(m, worker);
     }
     apr_global_mutex_unlock(shared->lock);
 }

@@ -145,6 +145,12 @@ static apr_int64_t ms_until(apr_time_t t, apr_time_t now)
     return t > now ? (t - now) / 1000 : 0;
 }
 
+/* The member has had an outage that ended (its last recovery is known). */
+static int has_recovered(const member_view *v)
+{
+    return v->m.outages > (v->m.consecutive_failures ? 1u : 0u);
+}
+
 static const char *member_quality(const member_view *v, apr_uint64_t now_ms)
 {
     return ssep_quality_name(v->known ? ssep_tracker_grade(&v->m.tracker,
@@ -238,7 +244,7 @@ static void render_json(request_rec *r, sse_counters *c,
                        (now - v->m.outage_start) / 1000);
         else
             ap_rputs("\"current_outage_ms\":null,", r);
-        if (v->m.outages > (v->m.consecutive_failures ? 1u : 0u))
+        if (has_recovered(v))
             ap_rprintf(r, "\"last_recovery_ms\":%" APR_INT64_T_FMT ",",
                        v->m.last_recovery_ms);
         else
@@ -394,7 +400,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
               "How long the member's last outage lasted.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
-        if (v->m.outages > (v->m.consecutive_failures ? 1u : 0u))
+        if (has_recovered(v))
             ap_rprintf(r, "sse_proxy_member_recovery_seconds{" MEMBER_LABELS
                        "} %.3f\n", LABEL_ARGS(v),
                        (double)v->m.last_recovery_ms / 1000);
@@ -506,7 +512,7 @@ static void render_html(request_rec *r, sse_counters *c,
                    ssep_tracker_mean_latency(&v->m.tracker),
                    100 * ssep_tracker_error_rate(&v->m.tracker, now_ms),
                    v->m.attempts);
-        if (v->m.outages > (v->m.consecutive_failures ? 1u : 0u))
+        if (has_recovered(v))
             ap_rprintf(r, "<td>%.1f s</td></tr>\n",
                        (double)v->m.last_recovery_ms / 1000);
         else
