@@ -19,6 +19,7 @@ void *sse_create_dir_conf(apr_pool_t *p, char *dir)
     c->max_event_size = SSE_DEFAULT_MAX_EVENT_SIZE;
     c->giveup = SSE_GIVEUP_204;
     c->retry_ms = SSE_RETRY_AUTO;
+    c->async = 1;
     return c;
 }
 
@@ -66,6 +67,7 @@ void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(retry_ms);
     MERGE(allow_origins);
     MERGE(allow_credentials);
+    MERGE(async);
     return c;
 }
 
@@ -87,6 +89,11 @@ apr_interval_time_t sse_conf_idle_timeout(const sse_dir_conf *c)
 apr_size_t sse_conf_max_event_size(const sse_dir_conf *c)
 {
     return (apr_size_t)c->max_event_size;
+}
+
+int sse_conf_async(const sse_dir_conf *c)
+{
+    return c->async;
 }
 
 static int all_digits(const char *s)
@@ -333,6 +340,16 @@ static const char *set_allow_credentials(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *set_async(cmd_parms *cmd, void *dconf, int flag)
+{
+    sse_dir_conf *c = dconf;
+
+    (void)cmd;
+    c->async = flag;
+    c->async_set = 1;
+    return NULL;
+}
+
 const command_rec sse_cmds[] = {
     AP_INIT_TAKE1("SSEProxy", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
                   "On to relay proxied requests of this location as "
@@ -369,5 +386,8 @@ const command_rec sse_cmds[] = {
                  RSRC_CONF | ACCESS_CONF,
                  "On to let cross-origin EventSources send cookies "
                  "(withCredentials); needs listed origins, not *"),
+    AP_INIT_FLAG("SSEProxyAsync", set_async, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On to hold idle streams without a worker thread where the "
+                 "MPM allows it (event MPM, HTTP/1.x); default On"),
     { NULL }
 };

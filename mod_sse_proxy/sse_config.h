@@ -40,6 +40,8 @@ typedef struct {
     int        allow_origins_set;
     int        allow_credentials; /* SSEProxyAllowCredentials */
     int        allow_credentials_set;
+    int        async;            /* SSEProxyAsync */
+    int        async_set;
 } sse_dir_conf;
 
 /* Server-wide: the policy members are backed off by. */
@@ -62,6 +64,7 @@ int sse_conf_enabled(const sse_dir_conf *c);
 apr_interval_time_t sse_conf_heartbeat(const sse_dir_conf *c);
 apr_interval_time_t sse_conf_idle_timeout(const sse_dir_conf *c);
 apr_size_t sse_conf_max_event_size(const sse_dir_conf *c);
+int sse_conf_async(const sse_dir_conf *c);
 
 /* Parsers behind the directives, shared with the tests: NULL on success,
  * else an error message allocated from p. */
