@@ -25,6 +25,8 @@
 #include "sse_relay.h"
 #include "sse_stats.h"
 #include "sse_status.h"
+#include "sse_stream.h"
+#include "sse_async.h"
 
 module AP_MODULE_DECLARE_DATA sse_proxy_module;
 
@@ -189,56 +191,109 @@ static int member_failed(request_rec *r, proxy_worker *worker,
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
-/* Relays an answer the policy accepted; a stream that breaks off is a
- * member failure too, and its client is told when to come back. */
-static void relay_answer(request_rec *r, proxy_conn_rec *backend,
-                         proxy_worker *worker, const sse_dir_conf *dconf,
-                         const sse_response *resp)
+/* Starts relaying an answer the policy accepted: the head, the stream
+ * headers and counters. */
+static sse_relay *relay_open(sse_stream *st, const sse_response *resp)
 {
-    sse_server_conf *sc = server_conf(r);
-    sse_relay_result res;
-    apr_int64_t hint = -1;
-    const char *why = NULL;
+    request_rec *r = st->r;
     sse_relay *rl;
 
     sse_backend_copy_head(r, resp);
     if (resp->is_event_stream)
         set_stream_headers(r);
-    sse_cors_headers(r, dconf);
-    rl = sse_relay_create(r, backend, dconf, resp,
+    sse_cors_headers(r, st->dconf);
+    rl = sse_relay_create(r, st->backend, st->dconf, resp,
                           resp->is_event_stream
-                          ? sse_initial_retry(r, dconf, sc) : -1);
+                          ? sse_initial_retry(r, st->dconf, server_conf(r))
+                          : -1);
+    st->is_event_stream = resp->is_event_stream;
     if (resp->is_event_stream) {
         SSE_STAT_ADD(streams_established, 1);
         SSE_STAT_ADD(streams_open, 1);
     }
-    sse_relay_run(rl, &res);
-    if (resp->is_event_stream) {
+    return rl;
+}
+
+/* A stream that broke off is a member failure too, and its client is
+ * told when to come back. */
+static void relay_close(sse_stream *st, sse_relay *rl)
+{
+    request_rec *r = st->r;
+    sse_server_conf *sc = server_conf(r);
+    const sse_relay_result *res = &st->result;
+    apr_int64_t hint = -1;
+    const char *why = NULL;
+
+    sse_relay_end(rl);
+    if (st->is_event_stream) {
         SSE_STAT_ADD(streams_open, -1);
-        SSE_STAT_ADD(ends[res.end], 1);
+        SSE_STAT_ADD(ends[res->end], 1);
     }
-    if (res.end == SSE_END_PREMATURE || res.end == SSE_END_ERROR) {
-        ssep_condition cond = res.end == SSE_END_PREMATURE
+    if (res->end == SSE_END_PREMATURE || res->end == SSE_END_ERROR) {
+        ssep_condition cond = res->end == SSE_END_PREMATURE
             ? SSEP_COND_PREMATURE_EOF
-            : condition_of(res.backend_error, backend->is_ssl);
+            : condition_of(res->backend_error, st->backend->is_ssl);
         ssep_class cls = ssep_classify(0, cond, NULL);
         sse_outlook o;
 
-        sse_member_failure(r, worker, cls, &sc->policy);
+        sse_member_failure(r, st->worker, cls, &sc->policy);
         apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
-        sse_outlook_get(r, worker, cls, &o);
+        sse_outlook_get(r, st->worker, cls, &o);
         hint = sse_retry_hint(r, sc, &o);
         why = ssep_class_name(cls);
     }
-    else if (res.end == SSE_END_SHUTDOWN) {
+    else if (res->end == SSE_END_SHUTDOWN) {
         /* not the member's fault: come back as after any network blip */
-        hint = sse_initial_retry(r, dconf, sc);
+        hint = sse_initial_retry(r, st->dconf, sc);
         if (hint < 0)
             hint = ssep_policy_strategy(&sc->policy,
                                         SSEP_CLASS_NETWORK)->initial_ms;
     }
-    sse_relay_finish(rl, resp->is_event_stream ? hint : -1, why);
-    note_result(r, &res);
+    sse_relay_finish(rl, st->is_event_stream ? hint : -1, why);
+    note_result(r, res);
+}
+
+/* Relays the answer in this thread, or up to the point where the stream
+ * has nothing more to say when it may continue without the thread.
+ * Returns 1 when the relay was handed over. */
+static int relay_answer(sse_stream *st, const sse_response *resp)
+{
+    sse_relay *rl = relay_open(st, resp);
+
+    if (!st->may_suspend || !sse_relay_suspendable(rl)) {
+        sse_relay_run(rl, &st->result);
+        relay_close(st, rl);
+        return 0;
+    }
+    if (sse_relay_begin(rl, &st->result) == SSE_RELAY_WAITING
+        && sse_relay_pump(rl) == SSE_RELAY_WAITING) {
+        st->relay = rl;
+        return 1;
+    }
+    relay_close(st, rl);
+    return 0;
+}
+
+void sse_stream_complete(sse_stream *st)
+{
+    relay_close(st, st->relay);
+    ap_proxy_release_connection(st->scheme, st->backend, st->r->server);
+    st->backend = NULL;
+}
+
+sse_stream *sse_stream_of(request_rec *r)
+{
+    sse_stream *st = ap_get_module_config(r->request_config,
+                                          &sse_proxy_module);
+
+    if (!st) {
+        st = apr_pcalloc(r->pool, sizeof(*st));
+        st->r = r;
+        st->dconf = ap_get_module_config(r->per_dir_config,
+                                         &sse_proxy_module);
+        ap_set_module_config(r->request_config, &sse_proxy_module, st);
+    }
+    return st;
 }
 
 static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
@@ -250,6 +305,7 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     const char *scheme;
     proxy_conn_rec *backend = NULL;
     target t;
+    sse_stream *st;
     sse_response resp;
     attempt_failure fail = { SSEP_COND_NONE, 0 };
     apr_interval_time_t connect_time = 0;
@@ -275,7 +331,8 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
                       "SSE00005: refusing a stream request with a body");
         return HTTP_BAD_REQUEST;
     }
-    ap_set_module_config(r->request_config, &sse_proxy_module, worker);
+    st = sse_stream_of(r);
+    st->worker = worker;
     count_request(r);
     sse_member_health_check(r, worker);
 
@@ -285,6 +342,10 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     t.uri = apr_pcalloc(r->pool, sizeof(*t.uri));
     t.proxyname = proxyname;
     t.proxyport = proxyport;
+    if (sse_async_pool_exhausted(r, worker)) {
+        status = HTTP_SERVICE_UNAVAILABLE;
+        goto cleanup;
+    }
     status = ap_proxy_acquire_connection(scheme, &backend, worker, r->server);
     if (status != OK)
         goto cleanup;
@@ -313,8 +374,11 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
         apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
     }
     sse_member_success(r, worker, connect_time, resp.ttfb);
-    relay_answer(r, backend, worker, dconf, &resp);
+    st->backend = backend;
+    st->scheme = scheme;
     status = OK;
+    if (relay_answer(st, &resp))
+        return OK; /* the backend connection goes with the stream */
 
 cleanup:
     if (backend) {
@@ -332,8 +396,9 @@ static int sse_request_status(int *status, request_rec *r)
 {
     sse_dir_conf *dconf = ap_get_module_config(r->per_dir_config,
                                                &sse_proxy_module);
-    proxy_worker *worker = ap_get_module_config(r->request_config,
-                                                &sse_proxy_module);
+    sse_stream *st = ap_get_module_config(r->request_config,
+                                          &sse_proxy_module);
+    proxy_worker *worker = st ? st->worker : NULL;
     const char *cls_name = apr_table_get(r->notes, "sse-class");
     ssep_class cls = SSEP_CLASS_PROXY;
 
@@ -362,6 +427,7 @@ static int sse_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     if (sse_members_post_config(pconf, s) != APR_SUCCESS)
         return !OK;
+    sse_async_post_config(s);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  "SSE00000: mod_sse_proxy with libssepolicy %s",
                  ssep_version());
@@ -371,6 +437,7 @@ static int sse_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void sse_child_init(apr_pool_t *p, server_rec *s)
 {
     sse_members_child_init(p, s);
+    sse_async_child_init(p, s);
 }
 
 static void sse_register_hooks(apr_pool_t *p)
@@ -389,6 +456,7 @@ static void sse_register_hooks(apr_pool_t *p)
     ap_hook_post_config(sse_post_config, after_slotmem, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(sse_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(sse_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    sse_async_register_hooks();
 }
 
 AP_DECLARE_MODULE(sse_proxy) = {

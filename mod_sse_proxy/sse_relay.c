@@ -38,6 +38,7 @@ struct sse_relay {
     apr_int64_t         initial_retry;
     int                 keepalive;    /* the backend allows reuse */
     int                 parser_failed;
+    int                 stopped_rc;   /* 0: the body ended, -1: res->end */
     sse_relay_result   *res;
     sse_relay_result    own_result;
 };
@@ -56,6 +57,12 @@ const char *sse_end_name(sse_end_reason why)
     case SSE_END_SHUTDOWN:  return "shutdown";
     }
     return "unknown";
+}
+
+static sse_relay_state stop(relay *rl, int rc)
+{
+    rl->stopped_rc = rc;
+    return SSE_RELAY_DONE;
 }
 
 static apr_status_t parser_cleanup(void *data)
@@ -248,9 +255,7 @@ static int drain_backend(relay *rl)
     }
 }
 
-/* A stopping or gracefully restarting child must not wait for streams
- * that could last for hours: they end, cleanly, with a retry: hint. */
-static int mpm_stopping(void)
+int sse_mpm_stopping(void)
 {
     int state = AP_MPMQ_RUNNING;
 
@@ -263,37 +268,106 @@ static apr_interval_time_t until(apr_time_t deadline, apr_time_t now)
     return deadline > now ? deadline - now : 0;
 }
 
-/* Waits for the backend or the client, at most until the next heartbeat
- * or the idle deadline.  Returns 0 to go on reading, -1 to end. */
-static int wait_for_activity(relay *rl)
+/* A plain (not event-stream) answer waits for its backend as long as
+ * mod_proxy_http would: the worker's timeout, else the server's. */
+static apr_interval_time_t plain_timeout(const relay *rl)
+{
+    return rl->backend->worker->s->timeout_set
+           ? rl->backend->worker->s->timeout
+           : rl->r->server->timeout;
+}
+
+/* When the stream must be looked at again even if nothing arrives: the
+ * next heartbeat or the idle deadline, whichever comes first; 0 for
+ * never. */
+apr_time_t sse_relay_deadline(const sse_relay *rl)
 {
     apr_interval_time_t hb = rl->parser ? sse_conf_heartbeat(rl->conf) : 0;
     apr_interval_time_t idle = rl->parser ? sse_conf_idle_timeout(rl->conf)
                                           : 0;
-    apr_pollfd_t pfd[2];
-    apr_int32_t n = 1, signalled = 0;
-    apr_time_t now = apr_time_now(), next_hb = 0;
-    apr_interval_time_t timeout = -1;
-    apr_status_t rv;
-    int i;
+    apr_time_t deadline = 0;
 
-    if (!rl->parser) {
-        /* a plain response: the worker's timeout, as mod_proxy_http */
-        timeout = rl->backend->worker->s->timeout_set
-                  ? rl->backend->worker->s->timeout
-                  : rl->r->server->timeout;
-    }
     if (hb > 0) {
         apr_time_t from = rl->last_backend > rl->last_heartbeat
                           ? rl->last_backend : rl->last_heartbeat;
-        next_hb = from + hb;
-        timeout = until(next_hb, now);
+        deadline = from + hb;
     }
-    if (idle > 0) {
-        apr_interval_time_t t = until(rl->last_backend + idle, now);
-        if (timeout < 0 || t < timeout)
-            timeout = t;
+    if (idle > 0 && (!deadline || rl->last_backend + idle < deadline))
+        deadline = rl->last_backend + idle;
+    return deadline;
+}
+
+/* What a wait ended with: the client may have left or sent something,
+ * httpd may be stopping, the backend may have been silent too long, a
+ * heartbeat may be due.  Returns 0 to go on reading, -1 to end. */
+static int after_wait(relay *rl, int backend_ready, int client_ready,
+                      int timed_out)
+{
+    apr_interval_time_t hb = rl->parser ? sse_conf_heartbeat(rl->conf) : 0;
+    apr_interval_time_t idle = rl->parser ? sse_conf_idle_timeout(rl->conf)
+                                          : 0;
+    apr_time_t now, next_hb;
+
+    if (client_ready && rl->client_sock) {
+        if (!ap_proxy_is_socket_connected(rl->client_sock)) {
+            rl->res->end = SSE_END_CLIENT;
+            return -1;
+        }
+        /* The client sent data (a pipelined request): it is still there,
+         * but its socket can no longer tell us when it leaves.  Writes
+         * (heartbeats) will. */
+        rl->client_sock = NULL;
     }
+    if (sse_mpm_stopping()) {
+        rl->res->end = SSE_END_SHUTDOWN;
+        return -1;
+    }
+    now = apr_time_now();
+    if (idle > 0 && now - rl->last_backend >= idle && !backend_ready) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, rl->r,
+                      "SSE00022: ending stream: backend silent for %"
+                      APR_TIME_T_FMT "s (SSEProxyIdleTimeout)",
+                      apr_time_sec(now - rl->last_backend));
+        rl->res->end = SSE_END_IDLE;
+        return -1;
+    }
+    if (!rl->parser && timed_out
+        && now - rl->last_backend >= plain_timeout(rl)) {
+        rl->res->end = SSE_END_ERROR;
+        rl->res->backend_error = APR_TIMEUP;
+        return -1;
+    }
+    next_hb = (rl->last_backend > rl->last_heartbeat ? rl->last_backend
+                                                     : rl->last_heartbeat)
+              + hb;
+    if (hb > 0 && now >= next_hb) {
+        rl->last_heartbeat = now;
+        /* never inside an event: the client would see it as part of one */
+        if (ssep_parser_at_boundary(rl->parser)) {
+            append(rl, heartbeat_line, sizeof(heartbeat_line) - 1);
+            rl->res->heartbeats++;
+            SSE_STAT_ADD(heartbeats, 1);
+            if (pass_out(rl, 1) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Waits in this thread for the backend or the client, at most until the
+ * stream's deadline.  Returns 0 to go on reading, -1 to end. */
+static int wait_for_activity(relay *rl)
+{
+    apr_pollfd_t pfd[2];
+    apr_int32_t n = 1, signalled = 0;
+    apr_time_t now = apr_time_now(), deadline = sse_relay_deadline(rl);
+    apr_interval_time_t timeout = -1;
+    apr_status_t rv;
+
+    if (!rl->parser)
+        timeout = until(rl->last_backend + plain_timeout(rl), now);
+    if (deadline)
+        timeout = until(deadline, now);
     if (timeout < 0 || timeout > STATE_CHECK)
         timeout = STATE_CHECK;
 
@@ -314,50 +388,9 @@ static int wait_for_activity(relay *rl)
         rl->res->backend_error = rv;
         return -1;
     }
-    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
-        if (!pfd[i].rtnevents || pfd[i].desc.s != rl->client_sock)
-            continue;
-        if (!ap_proxy_is_socket_connected(rl->client_sock)) {
-            rl->res->end = SSE_END_CLIENT;
-            return -1;
-        }
-        /* The client sent data (a pipelined request): it is still there,
-         * but its socket can no longer tell us when it leaves.  Writes
-         * (heartbeats) will. */
-        rl->client_sock = NULL;
-    }
-
-    if (mpm_stopping()) {
-        rl->res->end = SSE_END_SHUTDOWN;
-        return -1;
-    }
-    now = apr_time_now();
-    if (idle > 0 && now - rl->last_backend >= idle
-        && !(rv == APR_SUCCESS && pfd[0].rtnevents)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, rl->r,
-                      "SSE00022: ending stream: backend silent for %"
-                      APR_TIME_T_FMT "s (SSEProxyIdleTimeout)",
-                      apr_time_sec(now - rl->last_backend));
-        rl->res->end = SSE_END_IDLE;
-        return -1;
-    }
-    if (!rl->parser && APR_STATUS_IS_TIMEUP(rv)) {
-        rl->res->end = SSE_END_ERROR;
-        rl->res->backend_error = rv;
-        return -1;
-    }
-    if (hb > 0 && now >= next_hb) {
-        rl->last_heartbeat = now;
-        /* never inside an event: the client would see it as part of one */
-        if (ssep_parser_at_boundary(rl->parser)) {
-            append(rl, heartbeat_line, sizeof(heartbeat_line) - 1);
-            rl->res->heartbeats++;
-            SSE_STAT_ADD(heartbeats, 1);
-            if (pass_out(rl, 1) < 0)
-                return -1;
-        }
-    }
-    return 0;
+    return after_wait(rl, rv == APR_SUCCESS && pfd[0].rtnevents,
+                      rv == APR_SUCCESS && n > 1 && pfd[1].rtnevents,
+                      APR_STATUS_IS_TIMEUP(rv));
 }
 
 sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
@@ -415,40 +448,83 @@ static void append_retry(relay *rl, apr_int64_t retry_ms)
     append(rl, line, (apr_size_t)n);
 }
 
-void sse_relay_run(sse_relay *rl, sse_relay_result *res)
+sse_relay_state sse_relay_begin(sse_relay *rl, sse_relay_result *res)
 {
-    request_rec *r = rl->r;
-    int rc;
-
     memset(res, 0, sizeof(*res));
     rl->res = res;
     if (rl->parser_failed) {
         res->end = SSE_END_ERROR; /* out of memory */
-        rl->backend->close = 1;
-        return;
+        return stop(rl, -1);
     }
     append_retry(rl, rl->initial_retry);
 
     /* The head goes out at once: an EventSource is "open" from here, even
      * if the first event is minutes away. */
-    if (pass_out(rl, 1) < 0 || rl->body.done) {
-        rc = res->end == SSE_END_CLIENT ? -1 : 0;
-    } else {
-        for (;;) {
-            rc = drain_backend(rl);
-            if (rc <= 0)
-                break;
-            if (rl->unflushed && pass_out(rl, 1) < 0) {
-                rc = -1;
-                break;
-            }
-            if (wait_for_activity(rl) < 0) {
-                rc = -1;
-                break;
-            }
+    if (pass_out(rl, 1) < 0)
+        return stop(rl, -1);
+    if (rl->body.done)
+        return stop(rl, 0);
+    return SSE_RELAY_WAITING;
+}
+
+sse_relay_state sse_relay_pump(sse_relay *rl)
+{
+    int rc = drain_backend(rl);
+
+    if (rc <= 0)
+        return stop(rl, rc);
+    /* a partial event waits in the client's socket, not in ours */
+    if (rl->unflushed && pass_out(rl, 1) < 0)
+        return stop(rl, -1);
+    return SSE_RELAY_WAITING;
+}
+
+sse_relay_state sse_relay_wake(sse_relay *rl, int backend_ready,
+                               int client_ready)
+{
+    if (after_wait(rl, backend_ready, client_ready, 0) < 0)
+        return stop(rl, -1);
+    return sse_relay_pump(rl);
+}
+
+int sse_relay_suspendable(const sse_relay *rl)
+{
+    return rl->parser != NULL;
+}
+
+apr_socket_t *sse_relay_backend_socket(const sse_relay *rl)
+{
+    return rl->backend->sock;
+}
+
+apr_socket_t *sse_relay_client_socket(const sse_relay *rl)
+{
+    return rl->client_sock;
+}
+
+void sse_relay_follow(sse_relay *rl)
+{
+    while (sse_relay_pump(rl) == SSE_RELAY_WAITING) {
+        if (wait_for_activity(rl) < 0) {
+            stop(rl, -1);
+            break;
         }
     }
-    if (rc == 0) {
+}
+
+void sse_relay_run(sse_relay *rl, sse_relay_result *res)
+{
+    if (sse_relay_begin(rl, res) == SSE_RELAY_WAITING)
+        sse_relay_follow(rl);
+    sse_relay_end(rl);
+}
+
+void sse_relay_end(sse_relay *rl)
+{
+    sse_relay_result *res = rl->res;
+    request_rec *r = rl->r;
+
+    if (rl->stopped_rc == 0) {
         res->end = SSE_END_BACKEND;
         if (rl->parser && !ssep_parser_at_boundary(rl->parser)) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,

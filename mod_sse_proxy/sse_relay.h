@@ -21,6 +21,10 @@ typedef enum {
 
 const char *sse_end_name(sse_end_reason why);
 
+/* A stopping or gracefully restarting child must not wait for streams
+ * that could last for hours: they end, cleanly, with a retry: hint. */
+int sse_mpm_stopping(void);
+
 typedef struct {
     apr_uint64_t   events;
     apr_uint64_t   bytes;
@@ -39,10 +43,38 @@ sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
                             apr_int64_t initial_retry_ms);
 
 /* Sends the response head already copied to r, then relays the body
- * until it ends, the client leaves or a limit is hit.  The backend
- * connection is marked for closing unless the body ended cleanly on a
- * reusable connection. */
+ * until it ends, the client leaves or a limit is hit, waiting in this
+ * thread; then sse_relay_end(). */
 void sse_relay_run(sse_relay *rl, sse_relay_result *res);
+
+/* The same relay in steps, for a stream that waits without a thread:
+ * each step returns WAITING when nothing more can be done until the
+ * backend or the client socket is readable or the deadline passes, and
+ * DONE when the stream is over (then sse_relay_end()). */
+typedef enum { SSE_RELAY_WAITING, SSE_RELAY_DONE } sse_relay_state;
+
+/* Sends the head (and the initial retry: line). */
+sse_relay_state sse_relay_begin(sse_relay *rl, sse_relay_result *res);
+/* Relays what the backend has ready, without blocking on it. */
+sse_relay_state sse_relay_pump(sse_relay *rl);
+/* After a wait: checks the client, httpd's state, idle and heartbeat
+ * deadlines, then pumps. */
+sse_relay_state sse_relay_wake(sse_relay *rl, int backend_ready,
+                               int client_ready);
+/* The next heartbeat or idle deadline (0: none). */
+apr_time_t sse_relay_deadline(const sse_relay *rl);
+/* Only event streams wait without a thread; plain answers are short. */
+int sse_relay_suspendable(const sse_relay *rl);
+apr_socket_t *sse_relay_backend_socket(const sse_relay *rl);
+/* NULL when the client's socket cannot tell (HTTP/2, or it sent data). */
+apr_socket_t *sse_relay_client_socket(const sse_relay *rl);
+
+/* Goes on from any step in this thread until DONE. */
+void sse_relay_follow(sse_relay *rl);
+
+/* Settles the result once DONE.  The backend connection is marked for
+ * closing unless the body ended cleanly on a reusable connection. */
+void sse_relay_end(sse_relay *rl);
 
 /* Ends the client's response cleanly (unless the client left), with a
  * retry: line first when retry_ms >= 0, placed so that it cannot become

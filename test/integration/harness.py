@@ -168,6 +168,8 @@ BASE_MODULES = [
     ("http2_module", "mod_http2.so"),
 ]
 
+ASYNC = os.environ.get("SSE_TEST_ASYNC", "on")
+
 BASE_CONF = """\
 ServerRoot "{root}"
 ServerName 127.0.0.1
@@ -184,7 +186,9 @@ LoadModule sse_proxy_module "{sse_module}"
 {user}
 Timeout {timeout}
 StartServers {servers}
-ServerLimit {servers}
+# room for a graceful restart's new children while the old ones end
+# their streams
+ServerLimit {server_limit}
 ThreadsPerChild {threads}
 MaxRequestWorkers {max_workers}
 MinSpareThreads 1
@@ -192,6 +196,9 @@ MaxSpareThreads {max_workers}
 ThreadLimit {threads}
 Protocols h2c http/1.1
 GracefulShutdownTimeout 10
+# Streams wait without a thread (on) or each keeps one (off); the suite
+# runs in both modes.
+SSEProxyAsync {sse_async}
 """
 
 
@@ -217,6 +224,8 @@ class Httpd:
             root=self.root, port=self.port, loglevel=loglevel,
             modules=modules, sse_module=SSE_MODULE, user=user,
             timeout=timeout, servers=servers, threads=threads,
+            server_limit=2 * servers,
+            sse_async=ASYNC,
             max_workers=servers * threads) + conf
         if os.environ.get("SSE_TEST_COREDIR"):
             text += '\nCoreDumpDirectory "%s"\n' % os.environ["SSE_TEST_COREDIR"]

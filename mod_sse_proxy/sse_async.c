@@ -1,0 +1,283 @@
+/*
+ * Streams that wait without a worker thread.
+ *
+ * httpd 2.4 lets a handler return SUSPENDED and gives modules timed
+ * callbacks that run on worker threads, but no way to have the MPM poll
+ * a socket for them, nor to hand a suspended connection back.  So a
+ * stream is handed to this child's watcher (sse_watcher.c) once the MPM
+ * has let go of its connection; the watcher has a worker resume it when
+ * a socket is ready or a deadline comes, and the relay step runs there,
+ * with the output filters (chunking, TLS, logging) on a worker thread,
+ * one thread at a time per stream, as httpd expects.  When the stream
+ * ends, the request is finished here and the connection closed; its
+ * pool, which the MPM's accounting hangs on, goes with the watcher.
+ */
+#include "apr_atomic.h"
+#include "apr_reslist.h"
+#include "httpd.h"
+#include "http_config.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
+#include "mod_proxy.h"
+
+#include "sse_async.h"
+#include "sse_stream.h"
+#include "sse_watcher.h"
+
+APLOG_USE_MODULE(sse_proxy);
+
+/* How long a finished connection waits for the client to close first. */
+#define LINGER apr_time_from_sec(2)
+/* Connections a member's per-child pool may hand out when max= is not
+ * set: as many as streams the child can hold, i.e. no practical cap. */
+#define POOL_MAX 100000
+
+/* Why streams keep their thread is said once per child. */
+static apr_uint32_t said_mpm, said_h2;
+
+static int can_suspend(request_rec *r)
+{
+    conn_rec *c = r->connection;
+
+    if (!sse_watcher_running()) {
+        if (apr_atomic_cas32(&said_mpm, 1, 0) == 0)
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                          "SSE00051: SSEProxyAsync: the %s MPM cannot "
+                          "suspend requests; streams keep a worker thread "
+                          "each", ap_show_mpm());
+        return 0;
+    }
+    if (c->master) {
+        if (apr_atomic_cas32(&said_h2, 1, 0) == 0)
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                          "SSE00052: SSEProxyAsync: HTTP/2 streams keep a "
+                          "worker thread each (only HTTP/1.x connections "
+                          "can be suspended)");
+        return 0;
+    }
+    /* Suspension only works on the MPM's asynchronous path: not for
+     * subrequests, internal redirects or connections whose input filters
+     * keep data of their own. */
+    return c->cs && !c->clogging_input_filters && !r->main && !r->prev
+           && !r->header_only;
+}
+
+/* The end of a suspended connection: the MPM counts it as suspended
+ * until its pool is destroyed, which closes the socket too. */
+static void close_connection(conn_rec *c)
+{
+    c->cs->state = CONN_STATE_SUSPENDED;
+    sse_watcher_bury(c, ap_start_lingering_close(c) ? 0 : LINGER);
+}
+
+static void finish(sse_stream *st)
+{
+    request_rec *r = st->r;
+    conn_rec *c = r->connection;
+
+    /* its sockets leave the watch before the backend's is released */
+    sse_waiter_retire(st->waiter);
+    sse_stream_complete(st);
+    ap_finalize_request_protocol(r);
+    /* logs the request and destroys its pool */
+    ap_process_request_after_handler(r);
+    close_connection(c);
+}
+
+/* The watcher could not take the stream: it goes on in this thread. */
+static void resume_sync(void *baton)
+{
+    sse_stream *st = baton;
+
+    sse_relay_follow(st->relay);
+    finish(st);
+}
+
+/* Hands the stream to the watcher; from here another thread may resume
+ * it at any moment, so the caller must not touch it any more. */
+static void arm(sse_stream *st)
+{
+    sse_relay *rl = st->relay;
+    apr_status_t rv = sse_waiter_arm(st->waiter,
+                                     sse_relay_backend_socket(rl),
+                                     sse_relay_client_socket(rl),
+                                     sse_relay_deadline(rl));
+
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, st->r,
+                      "SSE00053: cannot watch the stream's sockets; it "
+                      "keeps a worker thread");
+        ap_mpm_register_timed_callback(0, resume_sync, st);
+    }
+}
+
+/* A worker thread's turn at a waiting stream. */
+static void resume(void *baton)
+{
+    sse_stream *st = baton;
+
+    if (sse_relay_wake(st->relay, sse_waiter_backend_ready(st->waiter),
+                       sse_waiter_client_ready(st->waiter))
+        == SSE_RELAY_WAITING)
+        arm(st);
+    else
+        finish(st);
+}
+
+static int mpm_is_async(void)
+{
+    int async = 0;
+
+    return ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS && async;
+}
+
+/* A stream waiting without a thread still holds its backend connection,
+ * so mod_proxy's default cap of one pooled connection per thread would
+ * make new streams wait for connections only ending streams give back,
+ * on threads the waiting streams need.  Members without max= get a cap
+ * that does not bind; idle connections beyond one per thread are still
+ * closed (smax).  Synchronous requests never use more than one per
+ * thread, so other routes see no difference. */
+static void widen_pool(proxy_worker *worker, int threads)
+{
+    if (worker && worker->s && worker->s->hmax == 0) {
+        worker->s->hmax = POOL_MAX;
+        if (worker->s->smax == -1 || worker->s->smax > threads)
+            worker->s->smax = threads;
+    }
+}
+
+void sse_async_post_config(server_rec *s)
+{
+    int threads = 0, i, j;
+
+    if (!mpm_is_async()
+        || ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS
+        || threads < 1)
+        return;
+    for (; s; s = s->next) {
+        proxy_server_conf *pc = ap_get_module_config(s->module_config,
+                                                     &proxy_module);
+        proxy_worker *workers;
+        proxy_balancer *balancers;
+
+        if (!pc)
+            continue;
+        widen_pool(pc->reverse, threads);
+        workers = (proxy_worker *)pc->workers->elts;
+        for (i = 0; i < pc->workers->nelts; i++)
+            widen_pool(&workers[i], threads);
+        balancers = (proxy_balancer *)pc->balancers->elts;
+        for (i = 0; i < pc->balancers->nelts; i++) {
+            proxy_worker **members =
+                (proxy_worker **)balancers[i].workers->elts;
+            for (j = 0; j < balancers[i].workers->nelts; j++)
+                widen_pool(members[j], threads);
+        }
+    }
+}
+
+int sse_async_pool_exhausted(request_rec *r, proxy_worker *worker)
+{
+    sse_stream *st = sse_stream_of(r);
+
+    if (!st->may_suspend || !worker->cp || !worker->cp->res
+        || (int)apr_reslist_acquired_count(worker->cp->res)
+           < worker->s->hmax)
+        return 0;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "SSE00055: %s: all %d connections (max=) are held by "
+                  "streams; answering 503 rather than waiting",
+                  worker->s->name_ex, worker->s->hmax);
+    return 1;
+}
+
+void sse_async_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (!mpm_is_async())
+        return;
+    rv = sse_watcher_start(pchild, resume);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "SSE00054: cannot start the stream watcher; streams "
+                     "keep a worker thread each");
+}
+
+static apr_status_t free_unarmed(void *data)
+{
+    sse_stream *st = data;
+
+    /* never armed (the MPM closed the connection instead of suspending
+     * it): nothing else knows the registration */
+    if (st->waiter && !st->armed)
+        sse_waiter_retire(st->waiter);
+    return APR_SUCCESS;
+}
+
+/* Runs the proxy handler (us included, as its scheme handler) in a way
+ * that lets the stream continue without this thread. */
+static int async_handler(request_rec *r)
+{
+    sse_stream *st;
+    int status;
+
+    if (!r->handler || strcmp(r->handler, "proxy-server"))
+        return DECLINED;
+    st = sse_stream_of(r);
+    if (!sse_conf_enabled(st->dconf) || !sse_conf_async(st->dconf)
+        || st->may_suspend || !can_suspend(r))
+        return DECLINED;
+
+    st->may_suspend = 1;
+    status = ap_run_handler(r);
+    if (status == DECLINED) /* as ap_invoke_handler would answer */
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if (status != OK || !st->relay)
+        return status;
+
+    st->waiter = sse_waiter_create(st);
+    /* the MPM would close an aborted connection instead of suspending */
+    if (!st->waiter || r->connection->aborted) {
+        if (st->waiter)
+            sse_waiter_retire(st->waiter);
+        st->waiter = NULL;
+        sse_relay_follow(st->relay);
+        sse_stream_complete(st);
+        return OK;
+    }
+    apr_pool_cleanup_register(r->pool, st, free_unarmed,
+                              apr_pool_cleanup_null);
+    return SUSPENDED;
+}
+
+/* The MPM let go of the connection: only now may another thread resume
+ * the stream (the handler's thread was still on it until here). */
+static void suspend_connection(conn_rec *c, request_rec *r)
+{
+    sse_stream *st;
+
+    (void)c;
+    if (!r)
+        return;
+    st = ap_get_module_config(r->request_config, &sse_proxy_module);
+    if (st && st->waiter && !st->armed) {
+        st->armed = 1;
+        arm(st);
+    }
+}
+
+void sse_async_register_hooks(void)
+{
+    static const char *const before_proxy[] = { "mod_proxy.c", NULL };
+
+    ap_hook_handler(async_handler, NULL, before_proxy, APR_HOOK_FIRST);
+    ap_hook_suspend_connection(suspend_connection, NULL, NULL,
+                               APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,38 @@
+/* One stream request: what the handler, the relay and the asynchronous
+ * continuation share, kept in r->request_config. */
+#ifndef SSE_STREAM_H
+#define SSE_STREAM_H
+
+#include "httpd.h"
+#include "mod_proxy.h"
+
+#include "sse_config.h"
+#include "sse_relay.h"
+
+typedef struct sse_stream {
+    request_rec        *r;
+    const sse_dir_conf *dconf;
+    proxy_worker       *worker;      /* the member tried last */
+    /* Set by the asynchronous handler: the relay may continue without
+     * this thread once the backend has nothing more to say. */
+    int                 may_suspend;
+    /* Non-NULL once the relay was handed over (the backend connection
+     * stays acquired until the stream ends). */
+    sse_relay          *relay;
+    proxy_conn_rec     *backend;
+    const char         *scheme;
+    int                 is_event_stream;
+    sse_relay_result    result;
+    struct sse_waiter  *waiter;      /* while it waits without a thread */
+    int                 armed;       /* handed to the watcher once */
+} sse_stream;
+
+/* The stream state of r, created on first use. */
+sse_stream *sse_stream_of(request_rec *r);
+
+/* Ends a handed-over stream: settles the relay and its member's state,
+ * ends the client's response cleanly and releases the backend
+ * connection.  The request itself is left to the caller to finish. */
+void sse_stream_complete(sse_stream *st);
+
+#endif

@@ -1,0 +1,482 @@
+/*
+ * The per-child watcher thread.
+ *
+ * Every stream that waits without a thread has its backend socket (and,
+ * on HTTP/1.x, its client socket) in one epoll set, each registered
+ * one-shot: the event that reports a socket ready also disables it, so
+ * picking a stream needs no system call and no lock.  A stream's state
+ * (armed, due) is swapped atomically, so that its two sockets and its
+ * deadline can never resume it twice.
+ *
+ * Ready streams go to a queue that workers empty: a worker called for
+ * one stream takes the next ones too, so under load a ready stream costs
+ * no further thread wake-ups (the MPM's timed callback, the only way to
+ * get onto a worker, goes through its listener thread).
+ *
+ * Memory: a registration is freed only after the watcher has passed an
+ * epoll_wait() that began after its sockets left the set, so no event
+ * in hand can point to freed memory.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "apr_portable.h"
+#include "apr_thread_mutex.h"
+#include "apr_thread_proc.h"
+#include "httpd.h"
+#include "http_log.h"
+#include "ap_mpm.h"
+
+#include "sse_relay.h"
+#include "sse_watcher.h"
+
+APLOG_USE_MODULE(sse_proxy);
+
+/* Deadlines are heartbeats and idle limits, seconds apart: looking for
+ * due ones at most this often keeps the scan cheap with 10,000 streams. */
+#define DEADLINE_SLACK apr_time_from_msec(100)
+/* How often the watcher looks whether httpd is stopping. */
+#define STATE_CHECK apr_time_from_sec(1)
+/* The MPM tells modules that a connection is suspended, then marks it so
+ * in memory of the connection's pool: a stream can be resumed and end in
+ * between.  The pool (and with it the MPM's record) goes only once the
+ * MPM has cleared c->sbh, the first of those marks, and this long after
+ * the stream ended, far more than the next store takes. */
+#define SETTLE apr_time_from_sec(1)
+#define EVENTS_PER_WAIT 256
+
+enum { W_IDLE = 0, W_ARMED, W_DUE };
+
+typedef struct {
+    sse_waiter *wt;
+    int         client;
+} watched_fd;
+
+struct sse_waiter {
+    void          *baton;
+    watched_fd     backend_w, client_w;
+    int            backend_fd, client_fd;   /* -1: not in the set */
+    apr_uint32_t   state;
+    int            backend_ready, client_ready;
+    unsigned long  batch;          /* the watcher round that picked it */
+    apr_time_t     deadline;
+    sse_waiter    *next;           /* due list, ready queue or retired */
+    sse_waiter    *all_prev, *all_next;
+    int            listed;
+};
+
+/* A finished connection whose pool goes once its time comes. */
+typedef struct grave grave;
+struct grave {
+    grave      *next;
+    conn_rec   *c;
+    apr_time_t  settled;
+    apr_time_t  when;
+};
+
+static struct {
+    int                 epfd, evfd;
+    apr_thread_mutex_t *mutex;       /* ready queue, retired, graves */
+    apr_thread_mutex_t *list_mutex;  /* registered streams */
+    apr_thread_t       *thread;
+    sse_resume_fn      *resume;
+    sse_waiter         *all;
+    sse_waiter         *ready, *ready_tail;
+    int                 draining, max_draining;
+    sse_waiter         *retired;
+    grave              *graves;
+    apr_time_t          next_scan;
+    unsigned long       batch;
+    volatile int        exiting;
+    int                 running;
+} w;
+
+static void wake(void)
+{
+    uint64_t one = 1;
+
+    if (write(w.evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, errno, ap_server_conf,
+                     "SSE00057: cannot wake the stream watcher");
+}
+
+int sse_watcher_running(void)
+{
+    return w.running;
+}
+
+sse_waiter *sse_waiter_create(void *baton)
+{
+    sse_waiter *wt = calloc(1, sizeof(*wt));
+
+    if (!wt)
+        return NULL;
+    wt->baton = baton;
+    wt->backend_w.wt = wt->client_w.wt = wt;
+    wt->client_w.client = 1;
+    wt->backend_fd = wt->client_fd = -1;
+    return wt;
+}
+
+static int watch(int *registered, int fd, watched_fd *data)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.ptr = data;
+    if (*registered >= 0)
+        return epoll_ctl(w.epfd, EPOLL_CTL_MOD, fd, &ev);
+    if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -1;
+    *registered = fd;
+    return 0;
+}
+
+static void unwatch(int *registered)
+{
+    if (*registered >= 0) {
+        epoll_ctl(w.epfd, EPOLL_CTL_DEL, *registered, NULL);
+        *registered = -1;
+    }
+}
+
+apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
+                            apr_socket_t *client, apr_time_t deadline)
+{
+    apr_os_sock_t bfd, cfd = -1;
+
+    apr_os_sock_get(&bfd, backend);
+    if (client)
+        apr_os_sock_get(&cfd, client);
+    wt->backend_ready = wt->client_ready = 0;
+    wt->deadline = deadline;
+    if (!wt->listed) {
+        apr_thread_mutex_lock(w.list_mutex);
+        wt->all_next = w.all;
+        if (w.all)
+            w.all->all_prev = wt;
+        w.all = wt;
+        wt->listed = 1;
+        apr_thread_mutex_unlock(w.list_mutex);
+    }
+    if (cfd < 0)
+        unwatch(&wt->client_fd);   /* the relay stopped watching it */
+
+    __atomic_store_n(&wt->state, W_ARMED, __ATOMIC_RELEASE);
+    if (watch(&wt->backend_fd, bfd, &wt->backend_w) < 0
+        || (cfd >= 0 && watch(&wt->client_fd, cfd, &wt->client_w) < 0)) {
+        apr_status_t rv = APR_FROM_OS_ERROR(errno);
+        apr_uint32_t armed = W_ARMED;
+
+        /* unless an event already took it, the caller keeps it */
+        if (__atomic_compare_exchange_n(&wt->state, &armed, W_IDLE, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return rv;
+        return APR_SUCCESS;
+    }
+    if (deadline && deadline < __atomic_load_n(&w.next_scan,
+                                               __ATOMIC_RELAXED))
+        wake();
+    return APR_SUCCESS;
+}
+
+int sse_waiter_client_ready(const sse_waiter *wt)
+{
+    return wt->client_ready;
+}
+
+int sse_waiter_backend_ready(const sse_waiter *wt)
+{
+    return wt->backend_ready;
+}
+
+void sse_waiter_retire(sse_waiter *wt)
+{
+    unwatch(&wt->backend_fd);
+    unwatch(&wt->client_fd);
+    if (wt->listed) {
+        apr_thread_mutex_lock(w.list_mutex);
+        if (wt->all_prev)
+            wt->all_prev->all_next = wt->all_next;
+        else
+            w.all = wt->all_next;
+        if (wt->all_next)
+            wt->all_next->all_prev = wt->all_prev;
+        wt->listed = 0;
+        apr_thread_mutex_unlock(w.list_mutex);
+    }
+    apr_thread_mutex_lock(w.mutex);
+    wt->next = w.retired;
+    w.retired = wt;
+    apr_thread_mutex_unlock(w.mutex);
+}
+
+void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger)
+{
+    grave *g = malloc(sizeof(*g));
+    apr_time_t now = apr_time_now();
+
+    if (!g) {   /* better a leaked connection than a crash */
+        ap_log_cerror(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, c,
+                      "SSE00056: cannot release a finished connection");
+        return;
+    }
+    g->c = c;
+    g->settled = now + SETTLE;
+    g->when = now + linger;
+    apr_thread_mutex_lock(w.mutex);
+    g->next = w.graves;
+    w.graves = g;
+    apr_thread_mutex_unlock(w.mutex);
+    wake();
+}
+
+/* Runs on a worker: resumes ready streams until there are none. */
+static void drain(void *baton)
+{
+    (void)baton;
+    for (;;) {
+        sse_waiter *wt;
+
+        apr_thread_mutex_lock(w.mutex);
+        wt = w.ready;
+        if (wt) {
+            w.ready = wt->next;
+            if (!w.ready)
+                w.ready_tail = NULL;
+        }
+        else {
+            w.draining--;
+        }
+        apr_thread_mutex_unlock(w.mutex);
+        if (!wt)
+            return;
+        w.resume(wt->baton);
+    }
+}
+
+static void pick(sse_waiter *wt, sse_waiter **due)
+{
+    wt->batch = w.batch;
+    wt->next = *due;
+    *due = wt;
+}
+
+static int take(sse_waiter *wt)
+{
+    apr_uint32_t armed = W_ARMED;
+
+    return __atomic_compare_exchange_n(&wt->state, &armed, W_DUE, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static void note_ready(const watched_fd *wf, sse_waiter **due)
+{
+    sse_waiter *wt = wf->wt;
+
+    if (take(wt))
+        pick(wt, due);
+    else if (wt->batch != w.batch
+             || __atomic_load_n(&wt->state, __ATOMIC_ACQUIRE) != W_DUE)
+        return;   /* being resumed already: the next arming reports it */
+    if (wf->client)
+        wt->client_ready = 1;
+    else
+        wt->backend_ready = 1;
+}
+
+/* Picks the streams whose deadline passed (all of them when httpd is
+ * stopping) and plans the next look. */
+static void pick_due(apr_time_t now, int stopping, sse_waiter **due)
+{
+    apr_time_t earliest = now + STATE_CHECK;
+    sse_waiter *wt;
+
+    apr_thread_mutex_lock(w.list_mutex);
+    for (wt = w.all; wt; wt = wt->all_next) {
+        if (__atomic_load_n(&wt->state, __ATOMIC_ACQUIRE) != W_ARMED)
+            continue;
+        if (stopping || (wt->deadline && wt->deadline <= now)) {
+            if (take(wt))
+                pick(wt, due);
+        }
+        else if (wt->deadline && wt->deadline < earliest) {
+            earliest = wt->deadline;
+        }
+    }
+    apr_thread_mutex_unlock(w.list_mutex);
+    __atomic_store_n(&w.next_scan, earliest > now + DEADLINE_SLACK
+                                   ? earliest : now + DEADLINE_SLACK,
+                     __ATOMIC_RELAXED);
+}
+
+/* Under w.mutex: the graves whose time came (no lingering when
+ * stopping). */
+static grave *take_graves(apr_time_t now, int stopping)
+{
+    grave **gp = &w.graves, *ready = NULL;
+
+    while (*gp) {
+        grave *g = *gp;
+        apr_time_t due = stopping || g->when < g->settled ? g->settled
+                                                          : g->when;
+        if (now >= due && !g->c->sbh) {
+            *gp = g->next;
+            g->next = ready;
+            ready = g;
+        }
+        else {
+            if (due < w.next_scan)
+                __atomic_store_n(&w.next_scan, due, __ATOMIC_RELAXED);
+            gp = &g->next;
+        }
+    }
+    return ready;
+}
+
+/* Under w.mutex: queues the picked streams; returns how many more
+ * workers to call. */
+static int queue_ready(sse_waiter *due)
+{
+    int more = 0;
+
+    while (due) {
+        sse_waiter *wt = due;
+        due = wt->next;
+        wt->next = NULL;
+        if (w.ready_tail)
+            w.ready_tail->next = wt;
+        else
+            w.ready = wt;
+        w.ready_tail = wt;
+        if (w.draining < w.max_draining) {
+            w.draining++;
+            more++;
+        }
+    }
+    return more;
+}
+
+static int wait_ms(apr_time_t now)
+{
+    apr_time_t next = __atomic_load_n(&w.next_scan, __ATOMIC_RELAXED);
+    apr_interval_time_t t = next > now ? next - now : 0;
+
+    if (t > STATE_CHECK)
+        t = STATE_CHECK;
+    return (int)((t + 999) / 1000);
+}
+
+static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
+{
+    struct epoll_event evs[EVENTS_PER_WAIT];
+
+    (void)thd; (void)data;
+    while (!w.exiting) {
+        sse_waiter *retired, *due = NULL;
+        grave *graves;
+        apr_time_t now;
+        int n, i, stopping, more;
+
+        /* retired before this wait: no event of it can name them */
+        apr_thread_mutex_lock(w.mutex);
+        retired = w.retired;
+        w.retired = NULL;
+        apr_thread_mutex_unlock(w.mutex);
+
+        n = epoll_wait(w.epfd, evs, EVENTS_PER_WAIT,
+                       wait_ms(apr_time_now()));
+        if (w.exiting)
+            break;
+        w.batch++;
+        for (i = 0; i < n; i++) {
+            if (evs[i].data.ptr) {
+                note_ready(evs[i].data.ptr, &due);
+            }
+            else {
+                uint64_t count;
+                if (read(w.evfd, &count, sizeof(count)) < 0)
+                    continue;
+            }
+        }
+        now = apr_time_now();
+        stopping = sse_mpm_stopping();
+        if (stopping || now >= __atomic_load_n(&w.next_scan,
+                                               __ATOMIC_RELAXED))
+            pick_due(now, stopping, &due);
+
+        apr_thread_mutex_lock(w.mutex);
+        graves = take_graves(now, stopping);
+        more = queue_ready(due);
+        apr_thread_mutex_unlock(w.mutex);
+
+        while (more-- > 0)
+            ap_mpm_register_timed_callback(0, drain, NULL);
+        while (graves) {
+            grave *g = graves;
+            graves = g->next;
+            apr_pool_destroy(g->c->pool);
+            free(g);
+        }
+        while (retired) {
+            sse_waiter *wt = retired;
+            retired = wt->next;
+            free(wt);
+        }
+    }
+    return NULL;
+}
+
+static apr_status_t stop_watcher(void *data)
+{
+    apr_status_t rv;
+
+    (void)data;
+    w.exiting = 1;
+    w.running = 0;
+    wake();
+    apr_thread_join(&rv, w.thread);
+    close(w.epfd);
+    close(w.evfd);
+    return APR_SUCCESS;
+}
+
+apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
+{
+    struct epoll_event ev;
+    int threads = 1;
+    apr_status_t rv;
+
+    w.resume = resume;
+    /* leave a quarter of the workers to new connections */
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    w.max_draining = threads - threads / 4 > 0 ? threads - threads / 4 : 1;
+    w.next_scan = apr_time_now() + STATE_CHECK;
+
+    w.epfd = epoll_create1(EPOLL_CLOEXEC);
+    w.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w.epfd < 0 || w.evfd < 0)
+        return APR_FROM_OS_ERROR(errno);
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.ptr = NULL;
+    if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.evfd, &ev) < 0)
+        return APR_FROM_OS_ERROR(errno);
+    rv = apr_thread_mutex_create(&w.mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_mutex_create(&w.list_mutex, APR_THREAD_MUTEX_DEFAULT,
+                                     pchild);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_create(&w.thread, NULL, watcher, NULL, pchild);
+    if (rv != APR_SUCCESS)
+        return rv;
+    w.running = 1;
+    apr_pool_cleanup_register(pchild, NULL, stop_watcher,
+                              apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}

@@ -1,0 +1,40 @@
+/* The per-child watcher: waits for the sockets and deadlines of streams
+ * that wait without a thread, and has workers resume them. */
+#ifndef SSE_WATCHER_H
+#define SSE_WATCHER_H
+
+#include "httpd.h"
+#include "apr_network_io.h"
+
+typedef struct sse_waiter sse_waiter;
+
+/* Called on a worker thread for each ready stream. */
+typedef void sse_resume_fn(void *baton);
+
+/* Starts the watcher thread of this child (stopped with pchild). */
+apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume);
+int sse_watcher_running(void);
+
+/* A stream's registration; NULL when out of memory. */
+sse_waiter *sse_waiter_create(void *baton);
+
+/* Waits for the backend socket, the client socket (may be NULL) and
+ * the deadline (0: none), whichever comes first, then resumes the
+ * stream on a worker.  The caller must not touch the stream any more:
+ * another thread may resume it at once. */
+apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
+                            apr_socket_t *client, apr_time_t deadline);
+
+/* What woke the stream (hints: the backend is read anyway). */
+int sse_waiter_backend_ready(const sse_waiter *wt);
+int sse_waiter_client_ready(const sse_waiter *wt);
+
+/* The stream is over: its sockets leave the watch; the registration is
+ * freed once the watcher can no longer hold an event for it. */
+void sse_waiter_retire(sse_waiter *wt);
+
+/* Destroys a finished suspended connection's pool (closing its socket)
+ * after linger, and only once the MPM is done with it. */
+void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger);
+
+#endif
