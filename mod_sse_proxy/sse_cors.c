@@ -30,15 +30,32 @@ const char *sse_cors_check_origin(const char *origin)
     return NULL;
 }
 
+/* The length of origin without its scheme's default port: browsers
+ * leave that out of Origin, and an entry may still spell it out. */
+static size_t without_default_port(const char *origin)
+{
+    size_t n = strlen(origin);
+
+    if (!strncasecmp(origin, "http://", 7) && n > 10
+        && !strcmp(origin + n - 3, ":80"))
+        return n - 3;
+    if (!strncasecmp(origin, "https://", 8) && n > 12
+        && !strcmp(origin + n - 4, ":443"))
+        return n - 4;
+    return n;
+}
+
 /* The configured entry that allows origin, or NULL. */
 static const char *allowed(const sse_dir_conf *d, const char *origin)
 {
+    size_t n = without_default_port(origin);
     int i;
 
     for (i = 0; i < d->allow_origins->nelts; i++) {
         const char *o = APR_ARRAY_IDX(d->allow_origins, i, const char *);
         /* origins compare exactly, except for the scheme and host's case */
-        if (!strcmp(o, "*") || !strcasecmp(o, origin))
+        if (!strcmp(o, "*")
+            || (without_default_port(o) == n && !strncasecmp(o, origin, n)))
             return o;
     }
     return NULL;

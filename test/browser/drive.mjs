@@ -66,18 +66,28 @@ async function launch() {
     protocols.push({ url: e.response.url, status: e.response.status,
                      protocol: e.response.protocol || null });
   });
+  // Requests that failed, with Chromium's reason when CORS blocked them:
+  // the page itself only ever gets a bare error event.
+  const urls = new Map();
+  const failures = [];
+  cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
+  cdp.on('Network.loadingFailed', (e) => {
+    failures.push({ url: urls.get(e.requestId) || null, errorText: e.errorText,
+                    corsError: e.corsErrorStatus ? e.corsErrorStatus.corsError : null,
+                    canceled: !!e.canceled });
+  });
   await cdp.send('Network.enable');
-  return { page, protocols };
+  return { page, protocols, failures };
 }
 
 // Installed in the page: an EventSource on `stream` and a record of what
 // it does.  Times (t) are ms since the EventSource was created; n orders
 // all records (events, sse-proxy events, log entries) of one page.
-function installRecorder(stream) {
+function installRecorder({ stream, withCredentials = false }) {
   const t0 = performance.now();
   const now = () => Math.round(performance.now() - t0);
   let n = 0;
-  const es = new EventSource(stream);
+  const es = new EventSource(stream, { withCredentials });
   const rec = {
     stream, events: [], proxy: [], log: [], mark: null, markN: null,
     lastRs: es.readyState, seq: () => n++,
@@ -108,7 +118,9 @@ function installRecorder(stream) {
     note('poll');
     rec.proxy.push({ n: n++, t: now(), retry: d.retry ?? null, cls: d.class ?? null });
   });
-  setInterval(() => note('poll'), 50);
+  // a page may hold several recorders in turn (cors): one polls
+  clearInterval(window.__poll);
+  window.__poll = setInterval(() => note('poll'), 50);
   window.__es = es;
   window.__rec = rec;
   window.__now = now;
@@ -147,7 +159,7 @@ function nextStdinLine(timeoutMs) {
 
 async function openStream(page) {
   await page.goto(args.url, { waitUntil: 'load' });
-  await page.evaluate(installRecorder, args.stream);
+  await page.evaluate(installRecorder, { stream: args.stream });
 }
 
 const scenarios = {
@@ -218,6 +230,42 @@ const scenarios = {
     const reconnected = !!firstError &&
       rec.log.some((l) => l.kind === 'open' && l.n > firstError.n);
     return { stopped, reconnected, ...rec, protocols };
+  },
+
+  // {url, cookies, cases: [{name, stream, withCredentials, count, until}]}:
+  // from the page at url, one EventSource per case in turn, each recorded
+  // until it is CLOSED or (until "events", the default) has `count`
+  // events or (until "reconnecting") went back to CONNECTING after an
+  // open; or wait_ms passed.  cookies go into the browser first
+  // (playwright's addCookies).
+  async cors() {
+    const { page, failures } = await launch();
+    if (args.cookies) await context.addCookies(args.cookies);
+    const resp = await page.goto(args.url, { waitUntil: 'load' });
+    const cases = [];
+    for (const c of args.cases) {
+      await page.evaluate(installRecorder, c);
+      let settled = true;
+      try {
+        await page.waitForFunction(({ count = 3, until = 'events' }) => {
+          const es = window.__es;
+          const r = window.__rec;
+          if (es.readyState === 2) return true;
+          if (until === 'reconnecting') {
+            return es.readyState === 0 && r.log.some((l) => l.kind === 'open');
+          }
+          return r.events.length >= count;
+        }, c, { timeout: args.wait_ms || 10000, polling: 50 });
+      } catch (err) {
+        settled = false;
+      }
+      const rec = await snapshot(page);
+      await page.evaluate(() => window.__es.close());
+      cases.push({ name: c.name, settled, withCredentials: await page.evaluate(
+        () => window.__es.withCredentials), ...rec });
+    }
+    return { status: resp ? resp.status() : null, origin: await page.evaluate(
+      () => window.location.origin), cases, failures };
   },
 
   // {url, screenshot}: the status page.

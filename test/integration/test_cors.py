@@ -23,6 +23,11 @@ CONF = """
     ProxyPass {o}/events
     SSEProxy On
 </Location>
+<Location /ports>
+    ProxyPass {o}/events
+    SSEProxy On
+    SSEProxyAllowOrigin https://app.example.com:443 http://localhost:80 http://127.0.0.1:8443
+</Location>
 <Location /down>
     ProxyPass http://127.0.0.1:{dead}/events
     SSEProxy On
@@ -74,6 +79,19 @@ class CorsTest(unittest.TestCase):
         self.assertNotIn("access-control-allow-origin", r.headers)
         self.assertNotIn("access-control-allow-credentials", r.headers)
         self.assertIn("Origin", r.headers.get("vary", ""))
+
+    def test_default_port_written_out(self):
+        # Browsers leave the scheme's default port out of Origin: an entry
+        # that spells it out must still match, and only that scheme's.
+        for origin in ("https://app.example.com", "http://localhost",
+                       "https://app.example.com:443"):
+            r = self.req("/ports?count=1", origin)
+            self.assertEqual(r.headers.get("access-control-allow-origin"), origin)
+        for origin in ("http://app.example.com", "https://localhost",
+                       "http://127.0.0.1", "https://127.0.0.1",
+                       "http://localhost:8080"):
+            r = self.req("/ports?count=1", origin)
+            self.assertNotIn("access-control-allow-origin", r.headers, origin)
 
     def test_star_without_credentials(self):
         r = self.req("/any?count=1", "https://whoever.example")

@@ -1056,6 +1056,7 @@ struct req {
     int minor;
     int keepalive;
     struct slice host, accept, accept_enc, xff, ua, lei, connection;
+    struct slice origin, cookie;   /* logged only: what a browser sent */
     size_t total;           /* bytes of head and body */
 };
 
@@ -1150,6 +1151,13 @@ static int split_target(struct req *r)
     return 0;
 }
 
+/* A repeated header keeps its first value. */
+static void keep_first(struct slice *dst, struct slice val)
+{
+    if (!dst->p)
+        *dst = val;
+}
+
 static int parse_header(struct slice l, struct req *r, uint64_t *clen,
                         int *have_clen, int *have_te)
 {
@@ -1171,26 +1179,23 @@ static int parse_header(struct slice l, struct req *r, uint64_t *clen,
             return 400;
     val = slice_trim(val);
     if (slice_ieq(name, "host")) {
-        if (!r->host.p)
-            r->host = val;
+        keep_first(&r->host, val);
     } else if (slice_ieq(name, "accept")) {
-        if (!r->accept.p)
-            r->accept = val;
+        keep_first(&r->accept, val);
     } else if (slice_ieq(name, "accept-encoding")) {
-        if (!r->accept_enc.p)
-            r->accept_enc = val;
+        keep_first(&r->accept_enc, val);
     } else if (slice_ieq(name, "x-forwarded-for")) {
-        if (!r->xff.p)
-            r->xff = val;
+        keep_first(&r->xff, val);
     } else if (slice_ieq(name, "user-agent")) {
-        if (!r->ua.p)
-            r->ua = val;
+        keep_first(&r->ua, val);
     } else if (slice_ieq(name, "last-event-id")) {
-        if (!r->lei.p)
-            r->lei = val;
+        keep_first(&r->lei, val);
+    } else if (slice_ieq(name, "origin")) {
+        keep_first(&r->origin, val);
+    } else if (slice_ieq(name, "cookie")) {
+        keep_first(&r->cookie, val);
     } else if (slice_ieq(name, "connection")) {
-        if (!r->connection.p)
-            r->connection = val;
+        keep_first(&r->connection, val);
     } else if (slice_ieq(name, "transfer-encoding")) {
         *have_te = 1;
     } else if (slice_ieq(name, "content-length")) {
@@ -1787,6 +1792,8 @@ static void log_request(struct conn *c, const struct req *r)
     log_val("accept_encoding", r->accept_enc);
     log_val("xff", r->xff);
     log_val("ua", r->ua);
+    log_val("origin", r->origin);
+    log_val("cookie", r->cookie);
     log_end();
 }
 
