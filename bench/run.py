@@ -33,6 +33,11 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 # Both httpd setups get the same MPM limits: 1,024 worker threads.
 MPM = dict(servers=16, threads=64)
+# Streams that wait without a thread need no more workers than httpd's
+# stock defaults (25 per child); the MPM must accept the connections
+# though: ThreadsPerChild + idle threads x AsyncRequestWorkerFactor each.
+MPM_ASYNC = dict(servers=4, threads=25)
+ASYNC_FACTOR = 200
 
 
 def log(msg):
@@ -90,7 +95,7 @@ class Direct:
         pass
 
 
-def httpd_conf(origin, sse):
+def httpd_conf(origin, sse, sse_async=True):
     route = """
 <Proxy balancer://bench>
     BalancerMember {origin} {member_opts}
@@ -102,24 +107,29 @@ def httpd_conf(origin, sse):
 </Location>
 """.format(origin=origin.url,
            member_opts="" if sse else "flushpackets=on timeout=86400",
-           sse="SSEProxy On\n    SSEProxyHeartbeat 15" if sse
+           sse="SSEProxy On\n    SSEProxyHeartbeat 15\n    SSEProxyAsync %s"
+           % ("on" if sse_async else "off") if sse
            else "SetEnv no-gzip 1")
-    return "ProxyTimeout 86400\n" + route
+    mpm = ("AsyncRequestWorkerFactor %d\n" % ASYNC_FACTOR
+           if sse and sse_async else "")
+    return "ProxyTimeout 86400\n" + mpm + route
 
 
 class Httpd:
-    def __init__(self, work, origin, sse):
-        self.name = "mod_sse_proxy" if sse else "mod_proxy_http"
-        conf = httpd_conf(origin, sse)
+    def __init__(self, work, origin, sse, sse_async=True):
+        self.name = ("mod_proxy_http" if not sse else "mod_sse_proxy"
+                     if sse_async else "mod_sse_proxy-sync")
+        conf = httpd_conf(origin, sse, sse_async)
+        mpm = MPM_ASYNC if sse and sse_async else MPM
         self.h = harness.Httpd(work, conf, timeout=86400,
                                extra_modules=[("env_module", "mod_env.so")],
-                               **MPM)
+                               **mpm)
         # the access log would cost both setups the same; leave it out
         with open(self.h.conf_path) as f:
             text = f.read().replace('CustomLog "%s/access.log" sse'
                                     % self.h.root, "")
         text = text.replace("MinSpareThreads 1", "MinSpareThreads %d"
-                            % (MPM["servers"] * MPM["threads"] // 2))
+                            % (mpm["servers"] * mpm["threads"] // 2))
         with open(self.h.conf_path, "w") as f:
             f.write(text + "ListenBackLog 4096\n")
         self.h.start()
@@ -237,13 +247,16 @@ def make_proxies(work, origin, which):
             yield Direct(work, origin)
         elif kind == "mod_sse_proxy":
             yield Httpd(work, origin, True)
+        elif kind == "mod_sse_proxy-sync":
+            yield Httpd(work, origin, True, sse_async=False)
         elif kind == "mod_proxy_http":
             yield Httpd(work, origin, False)
         elif kind == "nginx":
             yield Nginx(work, origin)
 
 
-ALL = ["direct", "mod_sse_proxy", "mod_proxy_http", "nginx"]
+ALL = ["direct", "mod_sse_proxy", "mod_sse_proxy-sync", "mod_proxy_http",
+       "nginx"]
 
 
 def scenario_latency(work, q, rows):
