@@ -533,13 +533,20 @@ def report(args, results, timelines, started, ran=None):
              "",
              "* **direct**: the client talks to the origin;",
              "* **mod_sse_proxy**: httpd 2.4 event MPM + this module "
-             "(`SSEProxy On`, heartbeats every 15 s);",
+             "(`SSEProxy On`, heartbeats every 15 s), streams waiting "
+             "without a thread (`SSEProxyAsync On`, the default): %d "
+             "children x %d threads (httpd's stock ThreadsPerChild), "
+             "`AsyncRequestWorkerFactor %d`;"
+             % (MPM_ASYNC["servers"], MPM_ASYNC["threads"], ASYNC_FACTOR),
+             "* **mod_sse_proxy-sync**: the same with `SSEProxyAsync Off`, "
+             "one worker thread per stream;",
              "* **mod_proxy_http**: the same httpd and MPM limits, stock "
              "mod_proxy_http with `flushpackets=on`, `timeout=86400` and "
              "`no-gzip` (its best SSE configuration);",
              "* **nginx**: `proxy_buffering off`, HTTP/1.1 keep-alive "
              "upstream, 24 h read timeout, 2 workers.", "",
-             "Both httpd setups: %d children x %d threads = %d workers."
+             "mod_sse_proxy-sync and mod_proxy_http: %d children x %d "
+             "threads = %d workers."
              % (MPM["servers"], MPM["threads"],
                 MPM["servers"] * MPM["threads"]), ""]
 
@@ -560,9 +567,13 @@ def report(args, results, timelines, started, ran=None):
         by = {r["proxy"]: r for r in lat}
         if "mod_sse_proxy" in by:
             s = by["mod_sse_proxy"]
-            lines.append("Ratios of added p99 latency: mod_sse_proxy / nginx "
+            lines.append("Ratios of added p99 latency: mod_sse_proxy / "
+                         "mod_sse_proxy-sync = %s, mod_sse_proxy / nginx "
                          "= %s, mod_sse_proxy / mod_proxy_http = %s.\n"
                          % (ratio(s.get("added_p99_us"),
+                                  by.get("mod_sse_proxy-sync", {})
+                                  .get("added_p99_us")),
+                            ratio(s.get("added_p99_us"),
                                   by.get("nginx", {}).get("added_p99_us")),
                             ratio(s.get("added_p99_us"),
                                   by.get("mod_proxy_http", {}).get("added_p99_us"))))

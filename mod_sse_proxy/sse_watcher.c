@@ -25,6 +25,7 @@
 #include <sys/eventfd.h>
 
 #include "apr_portable.h"
+#include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 #include "httpd.h"
@@ -48,6 +49,10 @@ APLOG_USE_MODULE(sse_proxy);
  * the stream ended, far more than the next store takes. */
 #define SETTLE apr_time_from_sec(1)
 #define EVENTS_PER_WAIT 256
+/* How long a worker that emptied the ready queue waits for more before
+ * going back to the MPM: while it waits, the watcher hands it streams
+ * directly instead of through the MPM's listener thread. */
+#define DRAIN_LINGER apr_time_from_msec(5)
 
 enum { W_IDLE = 0, W_ARMED, W_DUE };
 
@@ -81,12 +86,13 @@ struct grave {
 static struct {
     int                 epfd, evfd;
     apr_thread_mutex_t *mutex;       /* ready queue, retired, graves */
+    apr_thread_cond_t  *more_ready;  /* for draining workers that wait */
     apr_thread_mutex_t *list_mutex;  /* registered streams */
     apr_thread_t       *thread;
     sse_resume_fn      *resume;
     sse_waiter         *all;
     sse_waiter         *ready, *ready_tail;
-    int                 draining, max_draining;
+    int                 draining, max_draining, waiting;
     sse_waiter         *retired;
     grave              *graves;
     apr_time_t          next_scan;
@@ -236,28 +242,34 @@ void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger)
     wake();
 }
 
-/* Runs on a worker: resumes ready streams until there are none. */
+/* Runs on a worker: resumes ready streams until there have been none
+ * for a moment. */
 static void drain(void *baton)
 {
     (void)baton;
+    apr_thread_mutex_lock(w.mutex);
     for (;;) {
-        sse_waiter *wt;
+        sse_waiter *wt = w.ready;
 
-        apr_thread_mutex_lock(w.mutex);
-        wt = w.ready;
         if (wt) {
             w.ready = wt->next;
             if (!w.ready)
                 w.ready_tail = NULL;
+            apr_thread_mutex_unlock(w.mutex);
+            w.resume(wt->baton);
+            apr_thread_mutex_lock(w.mutex);
+            continue;
         }
-        else {
-            w.draining--;
-        }
-        apr_thread_mutex_unlock(w.mutex);
-        if (!wt)
-            return;
-        w.resume(wt->baton);
+        if (w.exiting || sse_mpm_stopping())
+            break;
+        w.waiting++;
+        apr_thread_cond_timedwait(w.more_ready, w.mutex, DRAIN_LINGER);
+        w.waiting--;
+        if (!w.ready)
+            break;
     }
+    w.draining--;
+    apr_thread_mutex_unlock(w.mutex);
 }
 
 static void pick(sse_waiter *wt, sse_waiter **due)
@@ -339,11 +351,11 @@ static grave *take_graves(apr_time_t now, int stopping)
     return ready;
 }
 
-/* Under w.mutex: queues the picked streams; returns how many more
- * workers to call. */
+/* Under w.mutex: queues the picked streams, wakes waiting workers;
+ * returns how many more workers to call. */
 static int queue_ready(sse_waiter *due)
 {
-    int more = 0;
+    int more = 0, woken = 0;
 
     while (due) {
         sse_waiter *wt = due;
@@ -354,7 +366,11 @@ static int queue_ready(sse_waiter *due)
         else
             w.ready = wt;
         w.ready_tail = wt;
-        if (w.draining < w.max_draining) {
+        if (woken < w.waiting) {
+            apr_thread_cond_signal(w.more_ready);
+            woken++;
+        }
+        else if (w.draining < w.max_draining) {
             w.draining++;
             more++;
         }
@@ -468,6 +484,8 @@ apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
     if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.evfd, &ev) < 0)
         return APR_FROM_OS_ERROR(errno);
     rv = apr_thread_mutex_create(&w.mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_cond_create(&w.more_ready, pchild);
     if (rv == APR_SUCCESS)
         rv = apr_thread_mutex_create(&w.list_mutex, APR_THREAD_MUTEX_DEFAULT,
                                      pchild);
