@@ -1,0 +1,208 @@
+#include <string.h>
+#include <strings.h>
+
+#include "apr_general.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "sse_validate.h"
+
+static int all_digits(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!apr_isdigit(*s))
+            return 0;
+    return 1;
+}
+
+const char *sse_parse_on_off(apr_pool_t *p, const char *directive,
+                             const char *arg, int *out)
+{
+    if (!strcasecmp(arg, "on"))
+        *out = 1;
+    else if (!strcasecmp(arg, "off"))
+        *out = 0;
+    else
+        return apr_psprintf(p, "%s: '%s' is not valid; use On or Off",
+                            directive, arg);
+    return NULL;
+}
+
+const char *sse_parse_seconds_or_off(apr_pool_t *p, const char *directive,
+                                     const char *arg, apr_int64_t *out)
+{
+    apr_int64_t v;
+
+    if (!strcasecmp(arg, "off")) {
+        *out = 0;
+        return NULL;
+    }
+    if (!all_digits(arg) || strlen(arg) > 9
+        || (v = apr_atoi64(arg)) < 1 || v > SSE_MAX_SECONDS)
+        return apr_psprintf(p, "%s: '%s' is not valid; use a whole number of "
+                            "seconds from 1 to %d, or 'off'", directive, arg,
+                            SSE_MAX_SECONDS);
+    *out = v;
+    return NULL;
+}
+
+const char *sse_parse_event_size(apr_pool_t *p, const char *directive,
+                                 const char *arg, apr_int64_t *out)
+{
+    char digits[16];
+    apr_size_t n = strlen(arg);
+    apr_int64_t scale = 1, v;
+
+    if (n > 0 && n < sizeof(digits)) {
+        switch (apr_tolower(arg[n - 1])) {
+        case 'k': scale = 1024; n--; break;
+        case 'm': scale = 1024 * 1024; n--; break;
+        case 'g': scale = 1024 * 1024 * 1024; n--; break;
+        default: break;
+        }
+        memcpy(digits, arg, n);
+        digits[n] = 0;
+        if (all_digits(digits) && n <= 10) {
+            v = apr_atoi64(digits) * scale;
+            if (v >= SSE_MIN_EVENT_SIZE && v <= SSE_MAX_EVENT_SIZE) {
+                *out = v;
+                return NULL;
+            }
+        }
+    }
+    return apr_psprintf(p, "%s: '%s' is not valid; use a size in bytes from "
+                        "%d to %" APR_INT64_T_FMT ", optionally with K, M or "
+                        "G (e.g. 1M)", directive, arg, SSE_MIN_EVENT_SIZE,
+                        SSE_MAX_EVENT_SIZE);
+}
+
+const char *sse_parse_giveup(apr_pool_t *p, const char *directive,
+                             const char *arg, int *out)
+{
+    if (!strcmp(arg, "204"))
+        *out = SSE_GIVEUP_204;
+    else if (!strcasecmp(arg, "retry"))
+        *out = SSE_GIVEUP_RETRY;
+    else
+        return apr_psprintf(p, "%s: '%s' is not valid; use 204 or retry",
+                            directive, arg);
+    return NULL;
+}
+
+const char *sse_parse_retry(apr_pool_t *p, const char *directive,
+                            const char *arg, apr_int64_t *out)
+{
+    apr_int64_t v;
+
+    if (!strcasecmp(arg, "auto")) {
+        *out = SSE_RETRY_AUTO;
+        return NULL;
+    }
+    if (!strcasecmp(arg, "off")) {
+        *out = SSE_RETRY_OFF;
+        return NULL;
+    }
+    if (all_digits(arg) && strlen(arg) <= 9 && (v = apr_atoi64(arg)) >= 1
+        && v <= SSE_MAX_RETRY_MS) {
+        *out = v;
+        return NULL;
+    }
+    return apr_psprintf(p, "%s: '%s' is not valid; use auto, off, or "
+                        "milliseconds from 1 to %d", directive, arg,
+                        SSE_MAX_RETRY_MS);
+}
+
+const char *sse_parse_jitter(apr_pool_t *p, const char *directive,
+                             const char *arg, ssep_jitter *out)
+{
+    if (ssep_jitter_parse(arg, out) < 0)
+        return apr_psprintf(p, "%s: '%s' is not valid; use none, full, equal "
+                            "or decorrelated", directive, arg);
+    return NULL;
+}
+
+const char *sse_parse_strategy(apr_pool_t *p, const char *directive,
+                               const char *cls_name, const char *spec,
+                               ssep_policy *policy, ssep_class *cls)
+{
+    ssep_class c;
+    char err[200];
+
+    if (ssep_class_parse(cls_name, &c) < 0 || c == SSEP_CLASS_NONE)
+        return apr_psprintf(p, "%s: unknown class '%s'; use NETWORK_ERROR, "
+                            "AUTH_ERROR, SERVER_ERROR or PROXY_ERROR",
+                            directive, cls_name);
+    if (!*spec)
+        return apr_psprintf(p, "%s %s: no strategy given; e.g. initial=15s "
+                            "max=15m factor=2.5 attempts=4", directive,
+                            cls_name);
+    /* keys the spec leaves out keep the class's current values */
+    if (ssep_strategy_parse(&policy->strategy[c], spec, err, sizeof(err)) < 0)
+        return apr_psprintf(p, "%s %s: %s", directive, cls_name, err);
+    *cls = c;
+    return NULL;
+}
+
+const char *sse_origin_check(const char *origin)
+{
+    const char *host, *s;
+
+    if (!strcmp(origin, "*"))
+        return NULL;
+    if (!strncasecmp(origin, "https://", 8))
+        host = origin + 8;
+    else if (!strncasecmp(origin, "http://", 7))
+        host = origin + 7;
+    else
+        return "an origin is scheme://host[:port] with http or https, or *";
+    if (!*host)
+        return "the origin has no host";
+    for (s = host; *s; s++)
+        if (!(apr_isalnum(*s) || *s == '.' || *s == '-' || *s == ':'
+              || *s == '[' || *s == ']'))
+            return "an origin has no path, query, user or spaces: "
+                   "scheme://host[:port]";
+    return NULL;
+}
+
+int sse_origins_allow_any(const apr_array_header_t *origins)
+{
+    return origins && origins->nelts
+           && !strcmp(APR_ARRAY_IDX(origins, 0, const char *), "*");
+}
+
+const char *sse_origins_add(apr_pool_t *p, const char *directive,
+                            apr_array_header_t *origins, const char *origin)
+{
+    const char *why = sse_origin_check(origin);
+
+    if (why)
+        return apr_psprintf(p, "%s: '%s' is not valid: %s", directive, origin,
+                            why);
+    if (origins->nelts
+        && (!strcmp(origin, "*") || sse_origins_allow_any(origins)))
+        return apr_psprintf(p, "%s: \"*\" allows every origin and cannot be "
+                            "listed with others", directive);
+    /* stored without a trailing slash so that it compares to Origin */
+    APR_ARRAY_PUSH(origins, const char *) = apr_pstrdup(p, origin);
+    return NULL;
+}
+
+const char *sse_last_event_id_check(const char *value, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (len > SSE_MAX_LAST_EVENT_ID)
+        return "longer than " APR_STRINGIFY(SSE_MAX_LAST_EVENT_ID) " bytes";
+    /* each would end the header line it is forwarded in; httpd refuses
+     * NUL in a request header, but the check must not rely on that */
+    for (i = 0; i < len; i++) {
+        if (value[i] == '\r' || value[i] == '\n')
+            return "contains CR or LF";
+        if (value[i] == '\0')
+            return "contains NUL";
+    }
+    return NULL;
+}
