@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -145,26 +146,48 @@ const char *sse_parse_strategy(apr_pool_t *p, const char *directive,
     return NULL;
 }
 
+/* host[:port] after the scheme: the host a name or IPv4 address, or an
+ * IPv6 address in brackets; the port 1..65535.  An Origin header never
+ * carries anything else, so an entry that does could never match. */
+static const char *authority_check(const char *host)
+{
+    const char *s = host;
+    apr_size_t digits;
+
+    if (*s == '[') {
+        for (s++; apr_isxdigit(*s) || *s == ':' || *s == '.'; s++)
+            ;
+        if (*s != ']' || s == host + 1)
+            return "an IPv6 host is an address in brackets: [2001:db8::1]";
+        s++;
+    } else {
+        for (; apr_isalnum(*s) || *s == '.' || *s == '-'; s++)
+            ;
+        if (s == host && (!*s || *s == ':'))
+            return "the origin has no host";
+    }
+    if (!*s)
+        return NULL;
+    if (*s != ':')
+        return "an origin has no path, query, user or spaces: "
+               "scheme://host[:port]";
+    for (digits = 0; apr_isdigit(s[1 + digits]); digits++)
+        ;
+    if (!digits || s[1 + digits] || digits > 5 || atoi(s + 1) < 1
+        || atoi(s + 1) > 65535)
+        return "the port is not a number from 1 to 65535";
+    return NULL;
+}
+
 const char *sse_origin_check(const char *origin)
 {
-    const char *host, *s;
-
     if (!strcmp(origin, "*"))
         return NULL;
     if (!strncasecmp(origin, "https://", 8))
-        host = origin + 8;
-    else if (!strncasecmp(origin, "http://", 7))
-        host = origin + 7;
-    else
-        return "an origin is scheme://host[:port] with http or https, or *";
-    if (!*host)
-        return "the origin has no host";
-    for (s = host; *s; s++)
-        if (!(apr_isalnum(*s) || *s == '.' || *s == '-' || *s == ':'
-              || *s == '[' || *s == ']'))
-            return "an origin has no path, query, user or spaces: "
-                   "scheme://host[:port]";
-    return NULL;
+        return authority_check(origin + 8);
+    if (!strncasecmp(origin, "http://", 7))
+        return authority_check(origin + 7);
+    return "an origin is scheme://host[:port] with http or https, or *";
 }
 
 int sse_origins_allow_any(const apr_array_header_t *origins)

@@ -55,7 +55,8 @@ const char *sse_parse_strategy(apr_pool_t *p, const char *directive,
                                ssep_policy *policy, ssep_class *cls);
 
 /* NULL when origin is a valid SSEProxyAllowOrigin entry ("*", or
- * scheme://host[:port] with scheme http or https and nothing after the
+ * scheme://host[:port] with scheme http or https, a host name, IPv4 or
+ * bracketed IPv6 address, a port of 1..65535, and nothing after the
  * authority); else why not. */
 const char *sse_origin_check(const char *origin);
 /* Checks origin and appends it to origins (const char *, from p); "*"

@@ -219,6 +219,34 @@ static void test_origin_check(void)
     CU_ASSERT_PTR_NOT_NULL(sse_origin_check("https://a example"));
 }
 
+/* An Origin header never looks like these, so such an entry could never
+ * match; each was once accepted. */
+static void test_origin_authority(void)
+{
+    CU_ASSERT_PTR_NULL(sse_origin_check("http://a.example:1"));
+    CU_ASSERT_PTR_NULL(sse_origin_check("http://a.example:65535"));
+    CU_ASSERT_PTR_NULL(sse_origin_check("http://[2001:db8::1]"));
+    CU_ASSERT_PTR_NULL(sse_origin_check("http://[::ffff:192.0.2.1]:80"));
+    CU_ASSERT_STRING_EQUAL(sse_origin_check("http://http:off"),
+                           "the port is not a number from 1 to 65535");
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("https://a.example:"));
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("https://a.example:0"));
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("https://a.example:65536"));
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("https://a.example:000080"));
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("https://a.example:1:2"));
+    CU_ASSERT_STRING_EQUAL(sse_origin_check("http://:80"),
+                           "the origin has no host");
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("http://::"));
+    CU_ASSERT_STRING_EQUAL(sse_origin_check("http://[]"),
+                           "an IPv6 host is an address in brackets: "
+                           "[2001:db8::1]");
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("http://[::1"));
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("http://[g::1]"));
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("http://[::1]x"));
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("http://a]"));
+    CU_ASSERT_PTR_NOT_NULL(sse_origin_check("http://a[::1]"));
+}
+
 static void test_origins_add(void)
 {
     apr_array_header_t *list = apr_array_make(pool, 1, sizeof(const char *));
@@ -276,6 +304,7 @@ static const unit_test tests[] = {
     { "SSEProxyJitter", test_jitter },
     { "SSEProxyStrategy", test_strategy },
     { "origin syntax", test_origin_check },
+    { "origin host and port", test_origin_authority },
     { "origin lists and *", test_origins_add },
     { "Last-Event-ID", test_last_event_id },
     { NULL, NULL }
