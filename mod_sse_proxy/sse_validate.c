@@ -65,12 +65,12 @@ const char *sse_parse_event_size(apr_pool_t *p, const char *directive,
         }
         memcpy(digits, arg, n);
         digits[n] = 0;
-        if (all_digits(digits) && n <= 10) {
-            v = apr_atoi64(digits) * scale;
-            if (v >= SSE_MIN_EVENT_SIZE && v <= SSE_MAX_EVENT_SIZE) {
-                *out = v;
-                return NULL;
-            }
+        /* bounded before scaling: 10 digits times 2^30 overflow */
+        if (all_digits(digits) && n <= 10
+            && (v = apr_atoi64(digits)) <= SSE_MAX_EVENT_SIZE / scale
+            && v * scale >= SSE_MIN_EVENT_SIZE) {
+            *out = v * scale;
+            return NULL;
         }
     }
     return apr_psprintf(p, "%s: '%s' is not valid; use a size in bytes from "

@@ -104,6 +104,12 @@ static void test_event_size(void)
     refuse_int64(sse_parse_event_size, "-1M");
     refuse_int64(sse_parse_event_size, "");
     refuse_int64(sse_parse_event_size, "000000000000001M");
+    expect_int64(sse_parse_event_size, "1024M", SSE_MAX_EVENT_SIZE);
+    refuse_int64(sse_parse_event_size, "1025M");
+    /* 10 digits times 2^30 used to overflow before the range check */
+    refuse_int64(sse_parse_event_size, "9999999999G");
+    refuse_int64(sse_parse_event_size, "8589934592G");
+    refuse_int64(sse_parse_event_size, "9999999999K");
     CU_ASSERT_STRING_EQUAL(
         sse_parse_event_size(pool, "SSEProxyMaxEventSize", "10", &(apr_int64_t){0}),
         "SSEProxyMaxEventSize: '10' is not valid; use a size in bytes from "
