@@ -8,6 +8,32 @@
 
 #include "sse_validate.h"
 
+typedef struct {
+    const char *word;
+    apr_int64_t value;
+} keyword;
+
+static const keyword on_off[] = { { "on", 1 }, { "off", 0 }, { NULL, 0 } };
+static const keyword off[] = { { "off", 0 }, { NULL, 0 } };
+static const keyword giveup[] = {
+    { "204", SSE_GIVEUP_204 }, { "retry", SSE_GIVEUP_RETRY }, { NULL, 0 }
+};
+static const keyword retry[] = {
+    { "auto", SSE_RETRY_AUTO }, { "off", SSE_RETRY_OFF }, { NULL, 0 }
+};
+
+/* 1 with the value of the word arg is, in any case; else 0. */
+static int keyword_value(const keyword *k, const char *arg, apr_int64_t *out)
+{
+    for (; k->word; k++) {
+        if (!strcasecmp(arg, k->word)) {
+            *out = k->value;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int all_digits(const char *s)
 {
     if (!*s)
@@ -18,35 +44,63 @@ static int all_digits(const char *s)
     return 1;
 }
 
+/* 1 with arg's value when it is a decimal number in 1..max; else 0.
+ * Nine digits at most: max is below 10^9, and apr_atoi64 cannot
+ * overflow. */
+static int whole_number(const char *arg, apr_int64_t max, apr_int64_t *out)
+{
+    apr_int64_t v;
+
+    if (!all_digits(arg) || strlen(arg) > 9 || (v = apr_atoi64(arg)) < 1
+        || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static const char *not_valid(apr_pool_t *p, const char *directive,
+                             const char *arg, const char *use)
+{
+    return apr_psprintf(p, "%s: '%s' is not valid; use %s", directive, arg,
+                        use);
+}
+
+/* A word of k, or else, when max > 0, a whole number in 1..max; use says
+ * what is valid. */
+static const char *keyword_or_number(apr_pool_t *p, const char *directive,
+                                     const char *arg, const keyword *k,
+                                     apr_int64_t max, const char *use,
+                                     apr_int64_t *out)
+{
+    if (keyword_value(k, arg, out) || (max > 0 && whole_number(arg, max, out)))
+        return NULL;
+    return not_valid(p, directive, arg, use);
+}
+
+static const char *one_keyword(apr_pool_t *p, const char *directive,
+                               const char *arg, const keyword *k,
+                               const char *use, int *out)
+{
+    apr_int64_t v = 0;
+    const char *err = keyword_or_number(p, directive, arg, k, 0, use, &v);
+
+    if (!err)
+        *out = (int)v;
+    return err;
+}
+
 const char *sse_parse_on_off(apr_pool_t *p, const char *directive,
                              const char *arg, int *out)
 {
-    if (!strcasecmp(arg, "on"))
-        *out = 1;
-    else if (!strcasecmp(arg, "off"))
-        *out = 0;
-    else
-        return apr_psprintf(p, "%s: '%s' is not valid; use On or Off",
-                            directive, arg);
-    return NULL;
+    return one_keyword(p, directive, arg, on_off, "On or Off", out);
 }
 
 const char *sse_parse_seconds_or_off(apr_pool_t *p, const char *directive,
                                      const char *arg, apr_int64_t *out)
 {
-    apr_int64_t v;
-
-    if (!strcasecmp(arg, "off")) {
-        *out = 0;
-        return NULL;
-    }
-    if (!all_digits(arg) || strlen(arg) > 9
-        || (v = apr_atoi64(arg)) < 1 || v > SSE_MAX_SECONDS)
-        return apr_psprintf(p, "%s: '%s' is not valid; use a whole number of "
-                            "seconds from 1 to %d, or 'off'", directive, arg,
-                            SSE_MAX_SECONDS);
-    *out = v;
-    return NULL;
+    return keyword_or_number(p, directive, arg, off, SSE_MAX_SECONDS,
+                             "a whole number of seconds from 1 to "
+                             APR_STRINGIFY(SSE_MAX_SECONDS) ", or 'off'", out);
 }
 
 const char *sse_parse_event_size(apr_pool_t *p, const char *directive,
@@ -73,54 +127,33 @@ const char *sse_parse_event_size(apr_pool_t *p, const char *directive,
             return NULL;
         }
     }
-    return apr_psprintf(p, "%s: '%s' is not valid; use a size in bytes from "
-                        "%d to %" APR_INT64_T_FMT ", optionally with K, M or "
-                        "G (e.g. 1M)", directive, arg, SSE_MIN_EVENT_SIZE,
-                        SSE_MAX_EVENT_SIZE);
+    return not_valid(p, directive, arg,
+                     apr_psprintf(p, "a size in bytes from %d to %"
+                                  APR_INT64_T_FMT ", optionally with K, M or "
+                                  "G (e.g. 1M)", SSE_MIN_EVENT_SIZE,
+                                  SSE_MAX_EVENT_SIZE));
 }
 
 const char *sse_parse_giveup(apr_pool_t *p, const char *directive,
                              const char *arg, int *out)
 {
-    if (!strcmp(arg, "204"))
-        *out = SSE_GIVEUP_204;
-    else if (!strcasecmp(arg, "retry"))
-        *out = SSE_GIVEUP_RETRY;
-    else
-        return apr_psprintf(p, "%s: '%s' is not valid; use 204 or retry",
-                            directive, arg);
-    return NULL;
+    return one_keyword(p, directive, arg, giveup, "204 or retry", out);
 }
 
 const char *sse_parse_retry(apr_pool_t *p, const char *directive,
                             const char *arg, apr_int64_t *out)
 {
-    apr_int64_t v;
-
-    if (!strcasecmp(arg, "auto")) {
-        *out = SSE_RETRY_AUTO;
-        return NULL;
-    }
-    if (!strcasecmp(arg, "off")) {
-        *out = SSE_RETRY_OFF;
-        return NULL;
-    }
-    if (all_digits(arg) && strlen(arg) <= 9 && (v = apr_atoi64(arg)) >= 1
-        && v <= SSE_MAX_RETRY_MS) {
-        *out = v;
-        return NULL;
-    }
-    return apr_psprintf(p, "%s: '%s' is not valid; use auto, off, or "
-                        "milliseconds from 1 to %d", directive, arg,
-                        SSE_MAX_RETRY_MS);
+    return keyword_or_number(p, directive, arg, retry, SSE_MAX_RETRY_MS,
+                             "auto, off, or milliseconds from 1 to "
+                             APR_STRINGIFY(SSE_MAX_RETRY_MS), out);
 }
 
 const char *sse_parse_jitter(apr_pool_t *p, const char *directive,
                              const char *arg, ssep_jitter *out)
 {
     if (ssep_jitter_parse(arg, out) < 0)
-        return apr_psprintf(p, "%s: '%s' is not valid; use none, full, equal "
-                            "or decorrelated", directive, arg);
+        return not_valid(p, directive, arg,
+                         "none, full, equal or decorrelated");
     return NULL;
 }
 

@@ -10,7 +10,7 @@
 #include "ssepolicy.h"
 
 /* The documented ranges of the directives' values. */
-#define SSE_MAX_SECONDS        (7 * 24 * 3600)
+#define SSE_MAX_SECONDS        604800     /* a week */
 #define SSE_MIN_EVENT_SIZE     256
 #define SSE_MAX_EVENT_SIZE     (APR_INT64_C(1) << 30)
 #define SSE_MAX_RETRY_MS       86400000

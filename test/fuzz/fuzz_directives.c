@@ -84,13 +84,16 @@ static void on_off(const char *name, const char *arg)
         abort();
 }
 
-/* A number the parser accepted must be the argument's decimal value. */
-static void whole_number(const char *arg, apr_int64_t v, apr_int64_t max)
+/* An accepted value is the keyword's value with that keyword as the
+ * argument (any case), or else the argument's decimal value in 1..max. */
+static void keyword_or_number(const char *arg, apr_int64_t v, apr_int64_t max,
+                              apr_int64_t keyword_value, const char *keyword)
 {
     uint64_t d;
 
-    if (v < 1 || v > max || !decimal(arg, strlen(arg), &d)
-        || d != (uint64_t)v)
+    if (v == keyword_value ? strcasecmp(arg, keyword) != 0
+        : v < 1 || v > max || !decimal(arg, strlen(arg), &d)
+          || d != (uint64_t)v)
         abort();
 }
 
@@ -99,14 +102,8 @@ static void seconds(const char *name, const char *arg)
     apr_int64_t v = SENTINEL;
     const char *err = sse_parse_seconds_or_off(pool, name, arg, &v);
 
-    if (refused(err, name, v == SENTINEL))
-        return;
-    if (v == 0) {
-        if (strcasecmp(arg, "off"))
-            abort();
-    } else {
-        whole_number(arg, v, SSE_MAX_SECONDS);
-    }
+    if (!refused(err, name, v == SENTINEL))
+        keyword_or_number(arg, v, SSE_MAX_SECONDS, 0, "off");
 }
 
 static void event_size(const char *name, const char *arg)
@@ -150,15 +147,10 @@ static void retry(const char *name, const char *arg)
 
     if (refused(err, name, v == SENTINEL))
         return;
-    if (v == SSE_RETRY_AUTO) {
-        if (strcasecmp(arg, "auto"))
-            abort();
-    } else if (v == SSE_RETRY_OFF) {
-        if (strcasecmp(arg, "off"))
-            abort();
-    } else {
-        whole_number(arg, v, SSE_MAX_RETRY_MS);
-    }
+    if (v != SSE_RETRY_AUTO)
+        keyword_or_number(arg, v, SSE_MAX_RETRY_MS, SSE_RETRY_OFF, "off");
+    else if (strcasecmp(arg, "auto"))
+        abort();
 }
 
 static void jitter(const char *name, const char *arg)
