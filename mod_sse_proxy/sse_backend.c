@@ -6,30 +6,13 @@
 #include "http_request.h"
 
 #include "sse_backend.h"
-#include "sse_config.h"
+#include "sse_validate.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
 #define MAX_HEAD_LINE   8192
 #define MAX_HEAD_FIELDS 100
 #define MAX_INTERIM     10
-
-int sse_last_event_id_ok(const char *value, const char **why)
-{
-    const char *p;
-
-    if (strlen(value) > SSE_MAX_LAST_EVENT_ID) {
-        *why = "longer than 1024 bytes";
-        return 0;
-    }
-    for (p = value; *p; p++) {
-        if (*p == '\r' || *p == '\n') {
-            *why = "contains CR or LF";
-            return 0;
-        }
-    }
-    return 1;
-}
 
 int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
                              proxy_worker *worker, proxy_server_conf *conf,
@@ -53,8 +36,8 @@ int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
     apr_table_unset(r->headers_in, "TE");
     leid = apr_table_get(r->headers_in, "Last-Event-ID");
     if (leid) {
-        const char *why;
-        if (!sse_last_event_id_ok(leid, &why)) {
+        const char *why = sse_last_event_id_check(leid, strlen(leid));
+        if (why) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           "SSE00010: not forwarding Last-Event-ID: %s", why);
             apr_table_unset(r->headers_in, "Last-Event-ID");

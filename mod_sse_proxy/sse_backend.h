@@ -34,7 +34,4 @@ apr_status_t sse_backend_read_head(request_rec *r, proxy_conn_rec *backend,
 /* Copies the response head to r: status, end-to-end headers. */
 void sse_backend_copy_head(request_rec *r, const sse_response *resp);
 
-/* 1 when a Last-Event-ID value may be forwarded; else sets *why. */
-int sse_last_event_id_ok(const char *value, const char **why);
-
 #endif

@@ -1,12 +1,6 @@
 #include "apr_strings.h"
-#include "apr_lib.h"
 
 #include "sse_config.h"
-#include "sse_cors.h"
-
-#define MAX_SECONDS (7 * 24 * 3600)
-#define MIN_EVENT_SIZE 256
-#define MAX_EVENT_SIZE (APR_INT64_C(1) << 30)
 
 void *sse_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -96,147 +90,61 @@ int sse_conf_async(const sse_dir_conf *c)
     return c->async;
 }
 
-static int all_digits(const char *s)
+/* The handlers only store what the parsers in sse_validate.c accept.
+ * A handler that fails fails the whole configuration, so what it leaves
+ * behind then does not matter. */
+
+static const char *set_enabled(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!apr_isdigit(*s))
-            return 0;
-    return 1;
-}
+    sse_dir_conf *c = dconf;
 
-const char *sse_parse_seconds_or_off(apr_pool_t *p, const char *directive,
-                                     const char *arg, apr_int64_t max,
-                                     apr_int64_t *out)
-{
-    apr_int64_t v;
-
-    if (!strcasecmp(arg, "off")) {
-        *out = 0;
-        return NULL;
-    }
-    if (!all_digits(arg) || strlen(arg) > 9
-        || (v = apr_atoi64(arg)) < 1 || v > max)
-        return apr_psprintf(p, "%s: '%s' is not valid; use a whole number of "
-                            "seconds from 1 to %" APR_INT64_T_FMT ", or 'off'",
-                            directive, arg, max);
-    *out = v;
-    return NULL;
-}
-
-const char *sse_parse_size(apr_pool_t *p, const char *directive,
-                           const char *arg, apr_int64_t min, apr_int64_t max,
-                           apr_int64_t *out)
-{
-    char digits[16];
-    apr_size_t n = strlen(arg);
-    apr_int64_t scale = 1, v;
-
-    if (n > 0 && n < sizeof(digits)) {
-        switch (apr_tolower(arg[n - 1])) {
-        case 'k': scale = 1024; n--; break;
-        case 'm': scale = 1024 * 1024; n--; break;
-        case 'g': scale = 1024 * 1024 * 1024; n--; break;
-        default: break;
-        }
-        memcpy(digits, arg, n);
-        digits[n] = 0;
-        if (all_digits(digits) && n <= 10) {
-            v = apr_atoi64(digits) * scale;
-            if (v >= min && v <= max) {
-                *out = v;
-                return NULL;
-            }
-        }
-    }
-    return apr_psprintf(p, "%s: '%s' is not valid; use a size in bytes from "
-                        "%" APR_INT64_T_FMT " to %" APR_INT64_T_FMT
-                        ", optionally with K, M or G (e.g. 1M)",
-                        directive, arg, min, max);
+    c->enabled_set = 1;
+    return sse_parse_on_off(cmd->pool, cmd->cmd->name, arg, &c->enabled);
 }
 
 static const char *set_heartbeat(cmd_parms *cmd, void *dconf, const char *arg)
 {
     sse_dir_conf *c = dconf;
-    const char *err = sse_parse_seconds_or_off(cmd->pool, cmd->cmd->name, arg,
-                                               MAX_SECONDS, &c->heartbeat_s);
+
     c->heartbeat_s_set = 1;
-    return err;
+    return sse_parse_seconds_or_off(cmd->pool, cmd->cmd->name, arg,
+                                    &c->heartbeat_s);
 }
 
 static const char *set_idle_timeout(cmd_parms *cmd, void *dconf,
                                     const char *arg)
 {
     sse_dir_conf *c = dconf;
-    const char *err = sse_parse_seconds_or_off(cmd->pool, cmd->cmd->name, arg,
-                                               MAX_SECONDS, &c->idle_timeout_s);
+
     c->idle_timeout_s_set = 1;
-    return err;
+    return sse_parse_seconds_or_off(cmd->pool, cmd->cmd->name, arg,
+                                    &c->idle_timeout_s);
 }
 
 static const char *set_max_event_size(cmd_parms *cmd, void *dconf,
                                       const char *arg)
 {
     sse_dir_conf *c = dconf;
-    const char *err = sse_parse_size(cmd->pool, cmd->cmd->name, arg,
-                                     MIN_EVENT_SIZE, MAX_EVENT_SIZE,
-                                     &c->max_event_size);
+
     c->max_event_size_set = 1;
-    return err;
-}
-
-static const char *set_enabled(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    sse_dir_conf *c = dconf;
-
-    if (!strcasecmp(arg, "on"))
-        c->enabled = 1;
-    else if (!strcasecmp(arg, "off"))
-        c->enabled = 0;
-    else
-        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use On or Off",
-                            cmd->cmd->name, arg);
-    c->enabled_set = 1;
-    return NULL;
+    return sse_parse_event_size(cmd->pool, cmd->cmd->name, arg,
+                                &c->max_event_size);
 }
 
 static const char *set_giveup(cmd_parms *cmd, void *dconf, const char *arg)
 {
     sse_dir_conf *c = dconf;
 
-    if (!strcmp(arg, "204"))
-        c->giveup = SSE_GIVEUP_204;
-    else if (!strcasecmp(arg, "retry"))
-        c->giveup = SSE_GIVEUP_RETRY;
-    else
-        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use 204 or "
-                            "retry", cmd->cmd->name, arg);
     c->giveup_set = 1;
-    return NULL;
+    return sse_parse_giveup(cmd->pool, cmd->cmd->name, arg, &c->giveup);
 }
 
 static const char *set_retry(cmd_parms *cmd, void *dconf, const char *arg)
 {
     sse_dir_conf *c = dconf;
-    apr_int64_t v;
 
     c->retry_ms_set = 1;
-    if (!strcasecmp(arg, "auto")) {
-        c->retry_ms = SSE_RETRY_AUTO;
-        return NULL;
-    }
-    if (!strcasecmp(arg, "off")) {
-        c->retry_ms = SSE_RETRY_OFF;
-        return NULL;
-    }
-    if (all_digits(arg) && strlen(arg) <= 9 && (v = apr_atoi64(arg)) >= 1
-        && v <= 86400000) {
-        c->retry_ms = v;
-        return NULL;
-    }
-    return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use auto, off, or "
-                        "milliseconds from 1 to 86400000", cmd->cmd->name, arg);
+    return sse_parse_retry(cmd->pool, cmd->cmd->name, arg, &c->retry_ms);
 }
 
 static sse_server_conf *server_conf(cmd_parms *cmd)
@@ -250,9 +158,8 @@ static const char *set_strategy(cmd_parms *cmd, void *dconf,
 {
     sse_server_conf *c = server_conf(cmd);
     const char *cls_name = ap_getword_conf(cmd->temp_pool, &args);
-    const char *spec = "";
+    const char *spec = "", *err;
     ssep_class cls;
-    char err[200];
 
     (void)dconf;
     /* quoted or not: "PROXY_ERROR initial=15s max=15m" reads the same */
@@ -261,18 +168,10 @@ static const char *set_strategy(cmd_parms *cmd, void *dconf,
         spec = *spec ? apr_pstrcat(cmd->temp_pool, spec, " ", word, NULL)
                      : word;
     }
-    if (ssep_class_parse(cls_name, &cls) < 0 || cls == SSEP_CLASS_NONE)
-        return apr_psprintf(cmd->pool, "%s: unknown class '%s'; use "
-                            "NETWORK_ERROR, AUTH_ERROR, SERVER_ERROR or "
-                            "PROXY_ERROR", cmd->cmd->name, cls_name);
-    if (!*spec)
-        return apr_psprintf(cmd->pool, "%s %s: no strategy given; e.g. "
-                            "initial=15s max=15m factor=2.5 attempts=4",
-                            cmd->cmd->name, cls_name);
-    if (ssep_strategy_parse(&c->policy.strategy[cls], spec, err,
-                            sizeof(err)) < 0)
-        return apr_psprintf(cmd->pool, "%s %s: %s", cmd->cmd->name, cls_name,
-                            err);
+    err = sse_parse_strategy(cmd->pool, cmd->cmd->name, cls_name, spec,
+                             &c->policy, &cls);
+    if (err)
+        return err;
     c->strategy_set[cls] = 1;
     return NULL;
 }
@@ -282,17 +181,8 @@ static const char *set_jitter(cmd_parms *cmd, void *dconf, const char *arg)
     sse_server_conf *c = server_conf(cmd);
 
     (void)dconf;
-    if (ssep_jitter_parse(arg, &c->policy.jitter) < 0)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use none, "
-                            "full, equal or decorrelated", cmd->cmd->name, arg);
     c->jitter_set = 1;
-    return NULL;
-}
-
-static int allows_any(const apr_array_header_t *origins)
-{
-    return origins && origins->nelts
-           && !strcmp(APR_ARRAY_IDX(origins, 0, const char *), "*");
+    return sse_parse_jitter(cmd->pool, cmd->cmd->name, arg, &c->policy.jitter);
 }
 
 static const char *star_with_credentials(cmd_parms *cmd)
@@ -307,23 +197,16 @@ static const char *set_allow_origin(cmd_parms *cmd, void *dconf,
                                     const char *arg)
 {
     sse_dir_conf *c = dconf;
-    const char *why = sse_cors_check_origin(arg);
+    const char *err;
 
-    if (why)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not valid: %s",
-                            cmd->cmd->name, arg, why);
     if (!c->allow_origins_set || !c->allow_origins) {
         c->allow_origins = apr_array_make(cmd->pool, 4, sizeof(const char *));
         c->allow_origins_set = 1;
     }
-    if (c->allow_origins->nelts
-        && (!strcmp(arg, "*") || allows_any(c->allow_origins)))
-        return apr_psprintf(cmd->pool, "%s: \"*\" allows every origin and "
-                            "cannot be listed with others", cmd->cmd->name);
-    /* stored without a trailing slash so that it compares to Origin */
-    APR_ARRAY_PUSH(c->allow_origins, const char *) = apr_pstrdup(cmd->pool,
-                                                                 arg);
-    if (allows_any(c->allow_origins) && c->allow_credentials)
+    err = sse_origins_add(cmd->pool, cmd->cmd->name, c->allow_origins, arg);
+    if (err)
+        return err;
+    if (sse_origins_allow_any(c->allow_origins) && c->allow_credentials)
         return star_with_credentials(cmd);
     return NULL;
 }
@@ -335,7 +218,7 @@ static const char *set_allow_credentials(cmd_parms *cmd, void *dconf,
 
     c->allow_credentials = flag;
     c->allow_credentials_set = 1;
-    if (flag && allows_any(c->allow_origins))
+    if (flag && sse_origins_allow_any(c->allow_origins))
         return star_with_credentials(cmd);
     return NULL;
 }

@@ -6,6 +6,7 @@
 #include "http_config.h"
 
 #include "ssepolicy.h"
+#include "sse_validate.h"
 
 #define SSE_UNSET (-1)
 
@@ -13,15 +14,6 @@
 #define SSE_DEFAULT_HEARTBEAT_S      15
 #define SSE_DEFAULT_IDLE_TIMEOUT_S   0          /* off */
 #define SSE_DEFAULT_MAX_EVENT_SIZE   (1024 * 1024)
-#define SSE_MAX_LAST_EVENT_ID        1024
-
-typedef enum {
-    SSE_GIVEUP_204 = 0,          /* tell an EventSource to stop */
-    SSE_GIVEUP_RETRY             /* keep sending it a retry: hint */
-} sse_giveup_mode;
-
-#define SSE_RETRY_AUTO (-1)
-#define SSE_RETRY_OFF  0
 
 typedef struct {
     int        enabled;          /* SSEProxy */
@@ -65,14 +57,5 @@ apr_interval_time_t sse_conf_heartbeat(const sse_dir_conf *c);
 apr_interval_time_t sse_conf_idle_timeout(const sse_dir_conf *c);
 apr_size_t sse_conf_max_event_size(const sse_dir_conf *c);
 int sse_conf_async(const sse_dir_conf *c);
-
-/* Parsers behind the directives, shared with the tests: NULL on success,
- * else an error message allocated from p. */
-const char *sse_parse_seconds_or_off(apr_pool_t *p, const char *directive,
-                                     const char *arg, apr_int64_t max,
-                                     apr_int64_t *out);
-const char *sse_parse_size(apr_pool_t *p, const char *directive,
-                           const char *arg, apr_int64_t min, apr_int64_t max,
-                           apr_int64_t *out);
 
 #endif

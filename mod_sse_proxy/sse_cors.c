@@ -1,34 +1,11 @@
 #include "httpd.h"
 #include "http_log.h"
 #include "http_protocol.h"
-#include "apr_lib.h"
 #include "apr_strings.h"
 
 #include "sse_cors.h"
 
 APLOG_USE_MODULE(sse_proxy);
-
-const char *sse_cors_check_origin(const char *origin)
-{
-    const char *host, *p;
-
-    if (!strcmp(origin, "*"))
-        return NULL;
-    if (!strncasecmp(origin, "https://", 8))
-        host = origin + 8;
-    else if (!strncasecmp(origin, "http://", 7))
-        host = origin + 7;
-    else
-        return "an origin is scheme://host[:port] with http or https, or *";
-    if (!*host)
-        return "the origin has no host";
-    for (p = host; *p; p++)
-        if (!(apr_isalnum(*p) || *p == '.' || *p == '-' || *p == ':'
-              || *p == '[' || *p == ']'))
-            return "an origin has no path, query, user or spaces: "
-                   "scheme://host[:port]";
-    return NULL;
-}
 
 /* The length of origin without its scheme's default port: browsers
  * leave that out of Origin, and an entry may still spell it out. */
@@ -86,7 +63,7 @@ void sse_cors_headers(request_rec *r, const sse_dir_conf *d)
     apr_table_unset(r->headers_out, "Access-Control-Allow-Credentials");
     origin = matching_origin(r, d, &entry);
     if (!origin) {
-        if (strcmp(APR_ARRAY_IDX(d->allow_origins, 0, const char *), "*"))
+        if (!sse_origins_allow_any(d->allow_origins))
             apr_table_mergen(r->headers_out, "Vary", "Origin");
         return;
     }

@@ -6,10 +6,6 @@
 
 #include "sse_config.h"
 
-/* NULL when origin is a valid entry ("*", or scheme://host[:port] with
- * scheme http or https and nothing after the authority); else why not. */
-const char *sse_cors_check_origin(const char *origin);
-
 /* Adds the CORS headers a response to r needs under d (nothing when
  * SSEProxyAllowOrigin is not set or the Origin does not match). */
 void sse_cors_headers(request_rec *r, const sse_dir_conf *d);

@@ -128,6 +128,8 @@ class CorsTest(unittest.TestCase):
             ("SSEProxyAllowCredentials on\nSSEProxyAllowOrigin *", "credentials"),
             ("SSEProxyAllowOrigin https://a.example/path", "SSEProxyAllowOrigin"),
             ("SSEProxyAllowOrigin ftp://a.example", "SSEProxyAllowOrigin"),
+            ("SSEProxyAllowOrigin http://a.example:http", "port"),
+            ("SSEProxyAllowOrigin http://:8080", "no host"),
             ("SSEProxyAllowOrigin * https://a.example", "SSEProxyAllowOrigin"),
             ("SSEProxyAllowCredentials maybe", "SSEProxyAllowCredentials"),
         ]

@@ -239,6 +239,7 @@ class DirectiveTest(unittest.TestCase):
         ("SSEProxyMaxEventSize 10", "SSEProxyMaxEventSize"),
         ("SSEProxyMaxEventSize 5X", "SSEProxyMaxEventSize"),
         ("SSEProxyMaxEventSize 2G", "SSEProxyMaxEventSize"),
+        ("SSEProxyMaxEventSize 9999999999G", "SSEProxyMaxEventSize"),
         ("SSEProxyMaxEventSize", "SSEProxyMaxEventSize"),
     ]
 

@@ -6,9 +6,10 @@
 
 #include "suites.h"
 
-int add_suite(const char *name, const unit_test *tests)
+int add_suite_fixture(const char *name, CU_InitializeFunc init,
+                      CU_CleanupFunc clean, const unit_test *tests)
 {
-    CU_pSuite suite = CU_add_suite(name, NULL, NULL);
+    CU_pSuite suite = CU_add_suite(name, init, clean);
 
     if (!suite)
         return -1;
@@ -16,6 +17,11 @@ int add_suite(const char *name, const unit_test *tests)
         if (!CU_add_test(suite, tests->name, tests->fn))
             return -1;
     return 0;
+}
+
+int add_suite(const char *name, const unit_test *tests)
+{
+    return add_suite_fixture(name, NULL, NULL, tests);
 }
 
 int main(void)
@@ -26,7 +32,8 @@ int main(void)
         return 1;
     if (register_classify_suite() || register_strategy_suite()
         || register_quality_suite() || register_backoff_suite()
-        || register_policy_suite() || register_parser_suite()) {
+        || register_policy_suite() || register_parser_suite()
+        || register_validate_suite()) {
         fprintf(stderr, "suite registration failed: %s\n", CU_get_error_msg());
         CU_cleanup_registry();
         return 1;

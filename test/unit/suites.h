@@ -10,6 +10,7 @@ int register_quality_suite(void);
 int register_backoff_suite(void);
 int register_policy_suite(void);
 int register_parser_suite(void);
+int register_validate_suite(void);
 
 /* Adds a suite with the given tests, NULL-terminated by name. */
 typedef struct {
@@ -18,5 +19,8 @@ typedef struct {
 } unit_test;
 
 int add_suite(const char *name, const unit_test *tests);
+/* The same with set-up and tear-down functions run around the suite. */
+int add_suite_fixture(const char *name, CU_InitializeFunc init,
+                      CU_CleanupFunc clean, const unit_test *tests);
 
 #endif
