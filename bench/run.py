@@ -540,7 +540,7 @@ def report(args, results, timelines, started, ran=None):
              % (MPM_ASYNC["servers"], MPM_ASYNC["threads"], ASYNC_FACTOR),
              "* **mod_sse_proxy-sync**: the same with `SSEProxyAsync Off`, "
              "one worker thread per stream;",
-             "* **mod_proxy_http**: the same httpd and MPM limits, stock "
+             "* **mod_proxy_http**: the same httpd and MPM as mod_sse_proxy-sync, stock "
              "mod_proxy_http with `flushpackets=on`, `timeout=86400` and "
              "`no-gzip` (its best SSE configuration);",
              "* **nginx**: `proxy_buffering off`, HTTP/1.1 keep-alive "
