@@ -203,11 +203,11 @@ SSEProxyAsync {sse_async}
 
 
 class Httpd:
-    """An httpd (event MPM) running the built module with the given
-    configuration appended to a base."""
+    """An httpd (event MPM unless told otherwise) running the built module
+    with the given configuration appended to a base."""
 
     def __init__(self, workdir, conf, timeout=30, loglevel="warn",
-                 servers=1, threads=32, extra_modules=()):
+                 servers=1, threads=32, extra_modules=(), mpm="event"):
         self.root = tempfile.mkdtemp(prefix="httpd-", dir=workdir)
         os.makedirs(os.path.join(self.root, "run"))
         os.chmod(self.root, 0o755)
@@ -216,6 +216,8 @@ class Httpd:
         modules = "\n".join(
             'LoadModule %s "%s/%s"' % (name, MODULES_DIR, so)
             for name, so in list(BASE_MODULES) + list(extra_modules))
+        modules = modules.replace("mpm_event_module", "mpm_%s_module" % mpm)
+        modules = modules.replace("mod_mpm_event.so", "mod_mpm_%s.so" % mpm)
         user = ""
         if os.geteuid() == 0:
             user = "User nobody\nGroup nogroup"

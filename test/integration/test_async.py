@@ -208,5 +208,39 @@ class GracefulManyTest(AsyncBase):
             fleet.close()
 
 
+class FallbackTest(unittest.TestCase):
+    """The worker MPM cannot suspend requests: streams keep their thread,
+    work as usual, and the log says why, once."""
+
+    def test_worker_mpm_relays_synchronously(self):
+        work = harness.workdir()
+        origin = Origin(work)
+        httpd = Httpd(work, """
+ProxyPass /events {origin}/events
+<Location /events>
+    SSEProxy On
+</Location>
+""".format(origin=origin.url), loglevel="notice", mpm="worker").start()
+        try:
+            fleet = Fleet(httpd.port, "/events?rate=20&count=3", 5)
+            try:
+                self.assertTrue(fleet.pump(lambda f: f.all(lambda r: r.endswith(
+                    b"\r\n0\r\n\r\n")), timeout=20))
+                self.assertTrue(all(s == 200 and ids(b) == [1, 2, 3]
+                                    for s, b, _ in fleet.responses()))
+            finally:
+                fleet.close()
+        finally:
+            httpd.stop()
+            origin.stop()
+        log = httpd.error_log()
+        harness.remove_workdir(work)
+        if harness.ASYNC == "on":
+            self.assertEqual(log.count("SSE00051"), 1, log[-2000:])
+            self.assertIn("worker MPM cannot suspend", log)
+        else:
+            self.assertNotIn("SSE00051", log)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
