@@ -277,6 +277,13 @@ static apr_interval_time_t plain_timeout(const relay *rl)
            : rl->r->server->timeout;
 }
 
+/* Heartbeats count from the backend's last bytes or the last heartbeat. */
+static apr_time_t next_heartbeat(const relay *rl, apr_interval_time_t hb)
+{
+    return (rl->last_backend > rl->last_heartbeat ? rl->last_backend
+                                                  : rl->last_heartbeat) + hb;
+}
+
 /* When the stream must be looked at again even if nothing arrives: the
  * next heartbeat or the idle deadline, whichever comes first; 0 for
  * never. */
@@ -287,11 +294,8 @@ apr_time_t sse_relay_deadline(const sse_relay *rl)
                                           : 0;
     apr_time_t deadline = 0;
 
-    if (hb > 0) {
-        apr_time_t from = rl->last_backend > rl->last_heartbeat
-                          ? rl->last_backend : rl->last_heartbeat;
-        deadline = from + hb;
-    }
+    if (hb > 0)
+        deadline = next_heartbeat(rl, hb);
     if (idle > 0 && (!deadline || rl->last_backend + idle < deadline))
         deadline = rl->last_backend + idle;
     return deadline;
@@ -306,7 +310,7 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
     apr_interval_time_t hb = rl->parser ? sse_conf_heartbeat(rl->conf) : 0;
     apr_interval_time_t idle = rl->parser ? sse_conf_idle_timeout(rl->conf)
                                           : 0;
-    apr_time_t now, next_hb;
+    apr_time_t now;
 
     if (client_ready && rl->client_sock) {
         if (!ap_proxy_is_socket_connected(rl->client_sock)) {
@@ -337,10 +341,7 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
         rl->res->backend_error = APR_TIMEUP;
         return -1;
     }
-    next_hb = (rl->last_backend > rl->last_heartbeat ? rl->last_backend
-                                                     : rl->last_heartbeat)
-              + hb;
-    if (hb > 0 && now >= next_hb) {
+    if (hb > 0 && now >= next_heartbeat(rl, hb)) {
         rl->last_heartbeat = now;
         /* never inside an event: the client would see it as part of one */
         if (ssep_parser_at_boundary(rl->parser)) {
