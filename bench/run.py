@@ -27,6 +27,7 @@ TOP_SRC = os.path.abspath(os.environ.get("top_srcdir", os.path.join(HERE, ".."))
 TOP_BUILD = os.path.abspath(os.environ.get("top_builddir", TOP_SRC))
 sys.path.insert(0, os.path.join(TOP_SRC, "test", "integration"))
 import harness  # noqa: E402
+from procstat import group_usage  # noqa: E402
 
 LOAD = os.path.join(TOP_BUILD, "bench", "sse-load")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -42,43 +43,6 @@ ASYNC_FACTOR = 200
 
 def log(msg):
     print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
-
-
-# ---------------------------------------------------------------------
-# process accounting
-# ---------------------------------------------------------------------
-def group_pids(pgid):
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                pids.append(int(d))
-        except (OSError, IndexError, ValueError):
-            pass
-    return pids
-
-
-def group_usage(pgid):
-    """CPU seconds, threads and PSS (KiB) of a process group."""
-    tick = os.sysconf("SC_CLK_TCK")
-    cpu = threads = pss = 0
-    for pid in group_pids(pgid):
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            cpu += (int(fields[11]) + int(fields[12])) / tick
-            threads += int(fields[17])
-            with open("/proc/%d/smaps_rollup" % pid) as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        pss += int(line.split()[1])
-        except (OSError, IndexError, ValueError):
-            pass
-    return {"cpu_s": cpu, "threads": threads, "pss_kib": pss}
 
 
 # ---------------------------------------------------------------------

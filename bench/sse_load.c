@@ -127,6 +127,10 @@ struct client {
     unsigned char queued, started, ever_connected, established;
     unsigned char got_byte, got_event, streaming, have_id;
     unsigned char deferred; /* in the list of sockets to read again */
+    unsigned char sent_lei; /* this connection's request carried Last-Event-ID */
+    unsigned char got_seq;  /* this connection delivered a sequence event */
+    unsigned char broken;   /* a stream that delivered events ended, and no
+                             * later connection has delivered one yet */
     unsigned char hup;      /* the peer shut down: read until EOF */
     uint64_t last_id;       /* highest event id seen, across connections */
     ssep_parser *parser;    /* of the current stream only */
@@ -181,6 +185,7 @@ static struct {
     uint64_t events, events_total, bytes, bytes_total, wire_bytes;
     uint64_t refused, reset, timeout, eof_mid, empty, bad, other;
     uint64_t failed_for_good, stopped_204, reconnects;
+    uint64_t breaks, resumes, resumes_without_id;
     double reconnect_ms_sum;
     uint64_t duplicates, gaps, lost, no_timestamp, negative_latency;
     uint64_t ends_clean;
@@ -495,6 +500,7 @@ static int build_request(struct client *c)
     }
     c->out_len = (size_t)n;
     c->out_off = 0;
+    c->sent_lei = lei_len != 0;
     return 0;
 }
 
@@ -545,7 +551,7 @@ static void client_connect(struct client *c)
     }
     c->ever_connected = 1;
     c->gen++;
-    c->got_byte = c->got_event = 0;
+    c->got_byte = c->got_event = c->got_seq = 0;
     c->hup = 0;
     c->status = 0;
     c->conn_start = now;
@@ -671,9 +677,21 @@ static void stream_closed(struct client *c)
     g.streaming--;
 }
 
+/* A break is a stream that carried the sequence and ended while the client
+ * still wanted it; the run's own end is not one (it goes through
+ * conn_release() alone).  Mode none never comes back, so it has none. */
+static void count_break(struct client *c)
+{
+    if (!c->got_seq || cfg.mode == MODE_NONE)
+        return;
+    st.breaks++;
+    c->broken = 1;
+}
+
 static void conn_end(struct client *c, enum end_kind k, int64_t now)
 {
     count_end(c, k);
+    count_break(c);
     if (c->streaming)
         stream_closed(c);
     conn_release(c);
@@ -704,6 +722,18 @@ static void track_id(struct client *c, const ssep_event *ev)
         return;
     if (event_id(ev, &id) < 0)
         return;
+    /* the first sequence event after a break closes it: resumed if the
+     * request asked for what followed the last event seen */
+    if (!c->got_seq) {
+        c->got_seq = 1;
+        if (c->broken) {
+            c->broken = 0;
+            if (c->sent_lei)
+                st.resumes++;
+            else
+                st.resumes_without_id++;
+        }
+    }
     if (c->have_id && id <= c->last_id) {
         st.duplicates++;
         return;
@@ -1477,7 +1507,7 @@ static void json_statuses(FILE *f)
 struct summary {
     double wall_s, ramp_s, window_s;
     double user_s, sys_s, win_user_s, win_sys_s;
-    uint64_t open_at_end, streaming_at_end;
+    uint64_t open_at_end, streaming_at_end, breaks_pending;
 };
 
 static void json_escaped(FILE *f, const char *s)
@@ -1533,7 +1563,10 @@ static void write_json(FILE *f, const struct summary *s)
         fprintf(f, "%.1f", st.reconnect_ms_sum / (double)st.reconnects);
     else
         fputs("null", f);
-    fprintf(f, ",\"clients_streaming_at_end\":%" PRIu64 "},", s->streaming_at_end);
+    fprintf(f, ",\"clients_streaming_at_end\":%" PRIu64 ",\"breaks\":%" PRIu64
+            ",\"resumes\":%" PRIu64 ",\"resumes_without_id\":%" PRIu64
+            ",\"breaks_pending_at_end\":%" PRIu64 "},", s->streaming_at_end,
+            st.breaks, st.resumes, st.resumes_without_id, s->breaks_pending);
     fprintf(f, "\"duplicates\":%" PRIu64 ",\"gaps\":%" PRIu64
             ",\"lost_events\":%" PRIu64 ",\"events_without_timestamp\":%" PRIu64
             ",\"negative_latency\":%" PRIu64 ",\"ends_clean\":%" PRIu64 ",",
@@ -1575,6 +1608,9 @@ static void write_human(const struct summary *s)
             " stopped_204 %" PRIu64 "\n", st.connects, st.requests,
             st.peak_requests, st.reconnects, st.failed_for_good,
             st.stopped_204);
+    fprintf(stderr, "  breaks %" PRIu64 " resumed %" PRIu64 " (without "
+            "Last-Event-ID %" PRIu64 ", pending at end %" PRIu64 ")\n",
+            st.breaks, st.resumes, st.resumes_without_id, s->breaks_pending);
     fprintf(stderr, "  errors: refused %" PRIu64 " reset %" PRIu64 " timeout %"
             PRIu64 " eof_mid %" PRIu64 " empty %" PRIu64 " bad %" PRIu64
             " other %" PRIu64 "; duplicates %" PRIu64 " gaps %" PRIu64 "\n",
@@ -1611,6 +1647,7 @@ static int write_csv(const char *path)
 static void summarise(struct summary *s, int64_t now)
 {
     struct rusage ru;
+    uint32_t i;
 
     memset(s, 0, sizeof(*s));
     getrusage(RUSAGE_SELF, &ru);
@@ -1627,6 +1664,8 @@ static void summarise(struct summary *s, int64_t now)
     }
     s->open_at_end = g.open;
     s->streaming_at_end = g.streaming;
+    for (i = 0; i < cfg.streams; i++)
+        s->breaks_pending += g.clients[i].broken;
 }
 
 /* ------------------------------------------------------------------ */

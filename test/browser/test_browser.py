@@ -27,6 +27,7 @@ import unittest
 TOP_SRCDIR = os.path.abspath(os.environ.get("top_srcdir", "."))
 sys.path.insert(0, os.path.join(TOP_SRCDIR, "test", "integration"))
 import harness  # noqa: E402
+import procstat  # noqa: E402
 from harness import Httpd, Origin, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -87,17 +88,10 @@ def prerequisites():
 
 def pids_using(marker):
     """Processes whose command line contains marker (a unique path)."""
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                if marker.encode() in f.read():
-                    out.append(int(pid))
-        except OSError:
-            pass
-    return out
+    def uses(pid):
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return marker.encode() in f.read()
+    return procstat.pids_matching(uses)
 
 
 class Driver:

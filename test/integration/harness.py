@@ -87,16 +87,17 @@ def monotonic_ns():
 
 
 class Origin:
-    """One sse-origin process."""
+    """One sse-origin process; a given port lets a killed origin come
+    back where its proxy expects it."""
 
-    def __init__(self, workdir, name="origin"):
+    def __init__(self, workdir, name="origin", port=0):
         self.name = name
         self.dir = tempfile.mkdtemp(prefix=name + "-", dir=workdir)
         self.port_file = os.path.join(self.dir, "port")
         self.log_path = os.path.join(self.dir, "origin.log")
         with open(os.path.join(self.dir, "stderr"), "w") as err:
             self.proc = subprocess.Popen(
-                [ORIGIN_BIN, "--port", "0", "--port-file", self.port_file,
+                [ORIGIN_BIN, "--port", str(port), "--port-file", self.port_file,
                  "--log", self.log_path, "--name", name],
                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         _live.append(self.proc)
