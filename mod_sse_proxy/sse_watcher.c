@@ -54,7 +54,13 @@ APLOG_USE_MODULE(sse_proxy);
  * directly instead of through the MPM's listener thread. */
 #define DRAIN_LINGER apr_time_from_msec(5)
 
-enum { W_IDLE = 0, W_ARMED, W_DUE };
+/* A stream is armed in two steps: its sockets are (re)registered while
+ * it is ARMING, and an event in that time only marks it HIT (the arming
+ * thread then queues it itself); only once ARMED may the watcher take it,
+ * by then nothing else touches it. */
+enum { W_IDLE = 0, W_ARMING, W_HIT, W_ARMED, W_DUE };
+#define HIT_BACKEND 1u
+#define HIT_CLIENT  2u
 
 typedef struct {
     sse_waiter *wt;
@@ -66,6 +72,7 @@ struct sse_waiter {
     watched_fd     backend_w, client_w;
     int            backend_fd, client_fd;   /* -1: not in the set */
     apr_uint32_t   state;
+    apr_uint32_t   hits;           /* sockets ready while ARMING */
     int            backend_ready, client_ready;
     unsigned long  batch;          /* the watcher round that picked it */
     apr_time_t     deadline;
@@ -151,16 +158,20 @@ static void unwatch(int *registered)
     }
 }
 
+static void queue_one(sse_waiter *wt);
+
 apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
                             apr_socket_t *client, apr_time_t deadline)
 {
     apr_os_sock_t bfd, cfd = -1;
+    apr_uint32_t arming = W_ARMING;
 
     apr_os_sock_get(&bfd, backend);
     if (client)
         apr_os_sock_get(&cfd, client);
     wt->backend_ready = wt->client_ready = 0;
     wt->deadline = deadline;
+    __atomic_store_n(&wt->hits, 0, __ATOMIC_RELAXED);
     if (!wt->listed) {
         apr_thread_mutex_lock(w.list_mutex);
         wt->all_next = w.all;
@@ -173,16 +184,24 @@ apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
     if (cfd < 0)
         unwatch(&wt->client_fd);   /* the relay stopped watching it */
 
-    __atomic_store_n(&wt->state, W_ARMED, __ATOMIC_RELEASE);
+    __atomic_store_n(&wt->state, W_ARMING, __ATOMIC_RELEASE);
     if (watch(&wt->backend_fd, bfd, &wt->backend_w) < 0
         || (cfd >= 0 && watch(&wt->client_fd, cfd, &wt->client_w) < 0)) {
         apr_status_t rv = APR_FROM_OS_ERROR(errno);
-        apr_uint32_t armed = W_ARMED;
 
-        /* unless an event already took it, the caller keeps it */
-        if (__atomic_compare_exchange_n(&wt->state, &armed, W_IDLE, 0,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            return rv;
+        /* the caller goes on with the stream itself */
+        __atomic_store_n(&wt->state, W_IDLE, __ATOMIC_RELEASE);
+        return rv;
+    }
+    if (!__atomic_compare_exchange_n(&wt->state, &arming, W_ARMED, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        /* HIT: a socket was ready while being registered */
+        apr_uint32_t hits = __atomic_load_n(&wt->hits, __ATOMIC_ACQUIRE);
+
+        wt->backend_ready = (hits & HIT_BACKEND) != 0;
+        wt->client_ready = (hits & HIT_CLIENT) != 0;
+        __atomic_store_n(&wt->state, W_DUE, __ATOMIC_RELEASE);
+        queue_one(wt);
         return APR_SUCCESS;
     }
     if (deadline && deadline < __atomic_load_n(&w.next_scan,
@@ -290,12 +309,33 @@ static int take(sse_waiter *wt)
 static void note_ready(const watched_fd *wf, sse_waiter **due)
 {
     sse_waiter *wt = wf->wt;
+    apr_uint32_t bit = wf->client ? HIT_CLIENT : HIT_BACKEND;
 
-    if (take(wt))
-        pick(wt, due);
-    else if (wt->batch != w.batch
-             || __atomic_load_n(&wt->state, __ATOMIC_ACQUIRE) != W_DUE)
-        return;   /* being resumed already: the next arming reports it */
+    for (;;) {
+        apr_uint32_t state = __atomic_load_n(&wt->state, __ATOMIC_ACQUIRE);
+
+        if (state == W_ARMED) {
+            if (take(wt)) {
+                pick(wt, due);
+                break;
+            }
+        }
+        else if (state == W_ARMING) {
+            apr_uint32_t arming = W_ARMING;
+
+            __atomic_fetch_or(&wt->hits, bit, __ATOMIC_ACQ_REL);
+            if (__atomic_compare_exchange_n(&wt->state, &arming, W_HIT, 0,
+                                            __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE))
+                return;   /* the arming thread queues it */
+        }
+        else if (state == W_DUE && wt->batch == w.batch) {
+            break;        /* picked in this round: one more reason */
+        }
+        else {
+            return;       /* being resumed: its next arming reports it */
+        }
+    }
     if (wf->client)
         wt->client_ready = 1;
     else
@@ -376,6 +416,19 @@ static int queue_ready(sse_waiter *due)
         }
     }
     return more;
+}
+
+/* Queues a stream that its arming thread found ready. */
+static void queue_one(sse_waiter *wt)
+{
+    int more;
+
+    wt->next = NULL;
+    apr_thread_mutex_lock(w.mutex);
+    more = queue_ready(wt);
+    apr_thread_mutex_unlock(w.mutex);
+    if (more)
+        ap_mpm_register_timed_callback(0, drain, NULL);
 }
 
 static int wait_ms(apr_time_t now)
