@@ -418,7 +418,10 @@ class SharedStateTest(PolicyBase):
     serves the request."""
     servers = 2
     threads = 4
+    # A listening socket per child (SO_REUSEPORT): the kernel spreads new
+    # connections over both children instead of the one that wins accept.
     conf = """
+ListenCoresBucketsRatio 1
 SSEProxyJitter none
 <Proxy balancer://one>
     BalancerMember {o1}
