@@ -73,6 +73,10 @@ struct sse_waiter {
     int            backend_fd, client_fd;   /* -1: not in the set */
     apr_uint32_t   state;
     apr_uint32_t   hits;           /* sockets ready while ARMING */
+    /* An event used up the client socket's one-shot registration.  The
+     * client socket is rarely ready (it is when the client leaves), so
+     * arming renews it only then: no system call per event for it. */
+    apr_uint32_t   client_fired;
     int            backend_ready, client_ready;
     unsigned long  batch;          /* the watcher round that picked it */
     apr_time_t     deadline;
@@ -86,8 +90,8 @@ typedef struct grave grave;
 struct grave {
     grave      *next;
     conn_rec   *c;
-    apr_time_t  settled;
-    apr_time_t  when;
+    apr_time_t  settled;   /* the MPM is done with it (see SETTLE) */
+    apr_time_t  when;      /* and the client had time to close first */
 };
 
 static struct {
@@ -184,9 +188,15 @@ apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
     if (cfd < 0)
         unwatch(&wt->client_fd);   /* the relay stopped watching it */
 
-    __atomic_store_n(&wt->state, W_ARMING, __ATOMIC_RELEASE);
+    /* sequentially consistent with note_ready(): either it sees ARMING
+     * (and marks the stream HIT) or this sees client_fired */
+    __atomic_store_n(&wt->state, W_ARMING, __ATOMIC_SEQ_CST);
     if (watch(&wt->backend_fd, bfd, &wt->backend_w) < 0
-        || (cfd >= 0 && watch(&wt->client_fd, cfd, &wt->client_w) < 0)) {
+        || (cfd >= 0
+            && (wt->client_fd < 0
+                || __atomic_exchange_n(&wt->client_fired, 0,
+                                       __ATOMIC_SEQ_CST))
+            && watch(&wt->client_fd, cfd, &wt->client_w) < 0)) {
         apr_status_t rv = APR_FROM_OS_ERROR(errno);
 
         /* the caller goes on with the stream itself */
@@ -253,7 +263,7 @@ void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger)
     }
     g->c = c;
     g->settled = now + SETTLE;
-    g->when = now + linger;
+    g->when = linger > SETTLE ? now + linger : g->settled;
     apr_thread_mutex_lock(w.mutex);
     g->next = w.graves;
     w.graves = g;
@@ -311,8 +321,10 @@ static void note_ready(const watched_fd *wf, sse_waiter **due)
     sse_waiter *wt = wf->wt;
     apr_uint32_t bit = wf->client ? HIT_CLIENT : HIT_BACKEND;
 
+    if (wf->client)
+        __atomic_store_n(&wt->client_fired, 1, __ATOMIC_SEQ_CST);
     for (;;) {
-        apr_uint32_t state = __atomic_load_n(&wt->state, __ATOMIC_ACQUIRE);
+        apr_uint32_t state = __atomic_load_n(&wt->state, __ATOMIC_SEQ_CST);
 
         if (state == W_ARMED) {
             if (take(wt)) {
@@ -375,8 +387,7 @@ static grave *take_graves(apr_time_t now, int stopping)
 
     while (*gp) {
         grave *g = *gp;
-        apr_time_t due = stopping || g->when < g->settled ? g->settled
-                                                          : g->when;
+        apr_time_t due = stopping ? g->settled : g->when;
         if (now >= due && !g->c->sbh) {
             *gp = g->next;
             g->next = ready;
