@@ -36,6 +36,12 @@ APLOG_USE_MODULE(sse_proxy);
 /* Connections a member's per-child pool may hand out when max= is not
  * set: as many as streams the child can hold, i.e. no practical cap. */
 #define POOL_MAX 100000
+/* How long an idle connection record beyond smax is kept when ttl= is
+ * not set.  Only streams waiting without a thread take more records than
+ * a child has threads, and without a ttl the pool never frees one again:
+ * each reconnection storm would leave the child holding as many records
+ * as streams it ever had at once. */
+#define POOL_TTL apr_time_from_sec(10)
 
 /* Why streams keep their thread is said once per child. */
 static apr_uint32_t said_mpm, said_h2;
@@ -140,15 +146,18 @@ static int mpm_is_async(void)
  * so mod_proxy's default cap of one pooled connection per thread would
  * make new streams wait for connections only ending streams give back,
  * on threads the waiting streams need.  Members without max= get a cap
- * that does not bind; idle connections beyond one per thread are still
- * closed (smax).  Synchronous requests never use more than one per
- * thread, so other routes see no difference. */
+ * that does not bind; idle connections beyond one per thread (smax) are
+ * freed once they have been idle for ttl.  Synchronous requests never use
+ * more than one per thread; for them the only difference is that a
+ * pooled backend connection left unused for the ttl is not reused. */
 static void widen_pool(proxy_worker *worker, int threads)
 {
     if (worker && worker->s && worker->s->hmax == 0) {
         worker->s->hmax = POOL_MAX;
         if (worker->s->smax == -1 || worker->s->smax > threads)
             worker->s->smax = threads;
+        if (worker->s->ttl == 0)
+            worker->s->ttl = POOL_TTL;
     }
 }
 

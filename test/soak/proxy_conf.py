@@ -1,27 +1,33 @@
 """The soak's httpd: how many threads and connections it is given for a
 number of streams, and the balancer it relays them through.
 
-The sizing has to hold in both relay modes.  With `SSEProxyAsync off`
-every open stream holds a worker thread, so the workers alone must cover
-the streams, with headroom for the moments when a reconnect is accepted
-before the broken stream's thread has gone back to the pool.  With
-`SSEProxyAsync on` idle streams hold no thread, and what limits them is the
-event MPM's per-child connection cap, ThreadsPerChild + idle threads x
-AsyncRequestWorkerFactor; a high factor keeps that cap far above the
-streams, so the same numbers serve both modes.
+Each relay mode gets what an operator would give it.  With
+`SSEProxyAsync off` every open stream holds a worker thread, so the
+workers alone must cover the streams, with headroom for the moments when a
+reconnect is accepted before the broken stream's thread has gone back to
+the pool.  With `SSEProxyAsync on` idle streams hold no thread: the same
+number of children gets a few threads each, for the events being relayed,
+and what limits the streams is the event MPM's per-child connection cap,
+ThreadsPerChild + idle threads x AsyncRequestWorkerFactor, which a high
+factor keeps far above the streams a child is given.  Threads are not
+free when idle either: each keeps what its busiest moment left it (stack
+pages, malloc's per-thread cache), and a child of 128 threads is still
+touching some of them for the first time after half an hour of streams
+passing through.
 """
 
-THREADS_PER_CHILD = 128
+THREADS_PER_CHILD = {"off": 128, "on": 32}
 HEADROOM = 1.25
-ASYNC_FACTOR = 8
+ASYNC_FACTOR = 16
 
 
-def sizing(streams):
-    """(children, threads per child) able to hold `streams` streams even
-    with one thread per stream."""
+def sizing(streams, async_mode):
+    """(children, threads per child): enough children for `streams`
+    streams with one thread per stream; with streams waiting without a
+    thread, the same children with fewer threads."""
     workers = int(streams * HEADROOM) + 1
-    children = max(2, -(-workers // THREADS_PER_CHILD))
-    return children, THREADS_PER_CHILD
+    children = max(2, -(-workers // THREADS_PER_CHILD["off"]))
+    return children, THREADS_PER_CHILD[async_mode]
 
 
 def backoff_max_s(kill_interval):

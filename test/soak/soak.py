@@ -222,7 +222,7 @@ def soak(k, work):
     m["kills_planned"] = kills
     origins = [harness.Origin(work, name, port=killer.stable_port())
                for name in ORIGINS]
-    m["children"], m["threads"] = proxy_conf.sizing(k["streams"])
+    m["children"], m["threads"] = proxy_conf.sizing(k["streams"], k["async"])
     httpd = harness.Httpd(
         work, proxy_conf.conf([o.url for o in origins], k["interval"],
                               k["async"]),
