@@ -6,7 +6,7 @@ never crashed, its descriptors and memory came back to where they were,
 every broken stream was resumed with Last-Event-ID, and no event was lost
 or duplicated.  docs/soak.md describes it; the knobs are environment
 variables (SOAK_MINUTES, SOAK_STREAMS, SOAK_KILL_INTERVAL, SOAK_SEED,
-SOAK_ASYNC, SOAK_RATE, SOAK_OUT), set by `make soak VAR=...`.
+SOAK_ASYNC, SOAK_THREADS, SOAK_RATE, SOAK_OUT), set by `make soak VAR=...`.
 """
 import json
 import os
@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(TOP_SRC, "test", "integration"))
 import harness  # noqa: E402
 import procstat  # noqa: E402
 import killer  # noqa: E402
+import pools  # noqa: E402
 import proxy_conf  # noqa: E402
 import verdict  # noqa: E402
 
@@ -67,11 +68,14 @@ def knobs():
         "interval": float(env.get("SOAK_KILL_INTERVAL") or 30),
         "seed": killer.seed_from_env(env.get("SOAK_SEED")),
         "async": (env.get("SOAK_ASYNC") or "on").lower(),
+        "threads": int(env.get("SOAK_THREADS") or 0),
         "rate": float(env.get("SOAK_RATE") or 2),
         "out": os.path.abspath(env.get("SOAK_OUT") or "soak-out"),
     }
     if k["async"] not in ("on", "off"):
         sys.exit("SOAK_ASYNC must be on or off")
+    if k["threads"] < 0:
+        sys.exit("SOAK_THREADS must be a number of threads per child")
     if k["streams"] < 1 or k["interval"] <= 0 or k["minutes"] <= 0:
         sys.exit("SOAK_STREAMS, SOAK_KILL_INTERVAL and SOAK_MINUTES must "
                  "be positive")
@@ -166,6 +170,20 @@ def settled(pgid, target_fds=None, quiet_s=5, timeout=60):
         time.sleep(1)
 
 
+def pool_census(pgid):
+    """httpd's APR pools by tag, summed over its processes ({} where the
+    APR build cannot be read, see pools.py): when memory did not come
+    back, the tags whose count grew say what holds it."""
+    total = {}
+    for pid in procstat.group_pids(pgid):
+        try:
+            for tag, n in pools.census(pid).items():
+                total[tag] = total.get(tag, 0) + n
+        except OSError:
+            pass
+    return total
+
+
 def schedule(k):
     """The kills of the soak part and the quiet time left after them."""
     tail = max(15, 3 * proxy_conf.backoff_max_s(k["interval"]) + 10)
@@ -188,6 +206,7 @@ def warm_up(work, httpd, origins, k):
     if warm.errors:
         raise RuntimeError("warm-up: " + "; ".join(warm.errors))
     base = settled(httpd.proc.pid)
+    base["pools"] = pool_census(httpd.proc.pid)
     log("baseline: %d fds, %.1f MiB RSS in %d processes"
         % (base["fds"], base["rss_kib"] / 1024.0, len(base["pids"])))
     return base
@@ -223,6 +242,7 @@ def soak(k, work):
     origins = [harness.Origin(work, name, port=killer.stable_port())
                for name in ORIGINS]
     m["children"], m["threads"] = proxy_conf.sizing(k["streams"], k["async"])
+    m["threads"] = k["threads"] or m["threads"]
     httpd = harness.Httpd(
         work, proxy_conf.conf([o.url for o in origins], k["interval"],
                               k["async"]),
@@ -234,6 +254,7 @@ def soak(k, work):
         m["load"], monkey = soak_part(work, httpd, origins, k, kills, tail)
         m["kills_done"], m["kill_errors"] = monkey.done, monkey.errors
         m["after"] = settled(httpd.proc.pid, target_fds=m["baseline"]["fds"])
+        m["after"]["pools"] = pool_census(httpd.proc.pid)
         m["httpd_alive"] = httpd.proc.poll() is None
     finally:
         httpd.stop()

@@ -77,6 +77,12 @@ def report(m, results, emit):
     emit("  fds %d -> %d, RSS %.1f -> %.1f MiB" % (
         m["baseline"]["fds"], m["after"]["fds"],
         m["baseline"]["rss_kib"] / 1024.0, m["after"]["rss_kib"] / 1024.0))
+    before, after = m["baseline"]["pools"], m["after"]["pools"]
+    grew = sorted(((after[t] - before.get(t, 0), t) for t in after
+                   if after[t] > before.get(t, 0)), reverse=True)
+    if before or after:
+        emit("  APR pools (by tag) that grew: %s" % (
+            ", ".join("%s +%d" % (t, n) for n, t in grew[:6]) or "none"))
     ok = True
     for name, passed, detail in results:
         ok = ok and passed
