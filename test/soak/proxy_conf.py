@@ -11,9 +11,9 @@ and what limits the streams is the event MPM's per-child connection cap,
 ThreadsPerChild + idle threads x AsyncRequestWorkerFactor, which a high
 factor keeps far above the streams a child is given.  Threads are not
 free when idle either: each keeps what its busiest moment left it (stack
-pages, malloc's per-thread cache), and a child of 128 threads is still
-touching some of them for the first time after half an hour of streams
-passing through.
+pages, malloc's per-thread cache), and in a child of 128 threads some
+are still doing a piece of work for the first time long after the
+streams started: memory that grows without being a leak.
 """
 
 THREADS_PER_CHILD = {"off": 128, "on": 32}
