@@ -241,7 +241,6 @@ const char *sse_origins_add(apr_pool_t *p, const char *directive,
         && (!strcmp(origin, "*") || sse_origins_allow_any(origins)))
         return apr_psprintf(p, "%s: \"*\" allows every origin and cannot be "
                             "listed with others", directive);
-    /* stored without a trailing slash so that it compares to Origin */
     APR_ARRAY_PUSH(origins, const char *) = apr_pstrdup(p, origin);
     return NULL;
 }

@@ -155,7 +155,6 @@ class Origin:
 
 
 BASE_MODULES = [
-    ("mpm_event_module", "mod_mpm_event.so"),
     ("authz_core_module", "mod_authz_core.so"),
     ("authz_host_module", "mod_authz_host.so"),
     ("filter_module", "mod_filter.so"),
@@ -216,9 +215,8 @@ class Httpd:
         self.url = "http://127.0.0.1:%d" % self.port
         modules = "\n".join(
             'LoadModule %s "%s/%s"' % (name, MODULES_DIR, so)
-            for name, so in list(BASE_MODULES) + list(extra_modules))
-        modules = modules.replace("mpm_event_module", "mpm_%s_module" % mpm)
-        modules = modules.replace("mod_mpm_event.so", "mod_mpm_%s.so" % mpm)
+            for name, so in [("mpm_%s_module" % mpm, "mod_mpm_%s.so" % mpm)]
+            + list(BASE_MODULES) + list(extra_modules))
         user = ""
         if os.geteuid() == 0:
             user = "User nobody\nGroup nogroup"

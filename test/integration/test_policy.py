@@ -54,6 +54,7 @@ class PolicyBase(unittest.TestCase):
     origins = 1
     conf = ""
     servers = 1
+    extra_modules = ()
     threads = 16
 
     @classmethod
@@ -66,7 +67,8 @@ class PolicyBase(unittest.TestCase):
 <Location /manager>
     SetHandler balancer-manager
 </Location>
-""", servers=cls.servers, threads=cls.threads).start()
+""", servers=cls.servers, threads=cls.threads,
+                          extra_modules=cls.extra_modules).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -492,14 +494,7 @@ SSEProxyStrategy PROXY_ERROR initial=30s max=5m factor=2 attempts=4
 </Location>
 """
 
-    @classmethod
-    def setUpClass(cls):
-        harness.BASE_MODULES.append(("proxy_hcheck_module",
-                                     "mod_proxy_hcheck.so"))
-        try:
-            super().setUpClass()
-        finally:
-            harness.BASE_MODULES.pop()
+    extra_modules = (("proxy_hcheck_module", "mod_proxy_hcheck.so"),)
 
     def test_passing_check_resets_the_count(self):
         self.get("/events?status=503", headers=SSE)

@@ -21,13 +21,14 @@ HEADROOM = 1.25
 ASYNC_FACTOR = 16
 
 
-def sizing(streams, async_mode):
+def sizing(streams, async_mode, threads=0):
     """(children, threads per child): enough children for `streams`
     streams with one thread per stream; with streams waiting without a
-    thread, the same children with fewer threads."""
+    thread, the same children with fewer threads; `threads`, when given,
+    in place of either."""
     workers = int(streams * HEADROOM) + 1
     children = max(2, -(-workers // THREADS_PER_CHILD["off"]))
-    return children, THREADS_PER_CHILD[async_mode]
+    return children, threads or THREADS_PER_CHILD[async_mode]
 
 
 def backoff_max_s(kill_interval):

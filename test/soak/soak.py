@@ -241,8 +241,8 @@ def soak(k, work):
     m["kills_planned"] = kills
     origins = [harness.Origin(work, name, port=killer.stable_port())
                for name in ORIGINS]
-    m["children"], m["threads"] = proxy_conf.sizing(k["streams"], k["async"])
-    m["threads"] = k["threads"] or m["threads"]
+    m["children"], m["threads"] = proxy_conf.sizing(k["streams"], k["async"],
+                                                    k["threads"])
     httpd = harness.Httpd(
         work, proxy_conf.conf([o.url for o in origins], k["interval"],
                               k["async"]),
