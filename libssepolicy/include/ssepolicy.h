@@ -65,9 +65,9 @@ typedef enum {
     SSEP_CLASS_NETWORK,
     SSEP_CLASS_AUTH,
     SSEP_CLASS_SERVER,
-    SSEP_CLASS_PROXY
+    SSEP_CLASS_PROXY,
+    SSEP_CLASS_COUNT     /* the number of classes, not a class */
 } ssep_class;
-#define SSEP_CLASS_COUNT 5
 
 /* "NONE", "NETWORK_ERROR", "AUTH_ERROR", "SERVER_ERROR", "PROXY_ERROR";
  * "UNKNOWN" for a value outside the enum. */

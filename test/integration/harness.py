@@ -308,7 +308,6 @@ class Httpd:
         r"AH00169",            # caught SIGTERM, shutting down (notice)
         r"AH00170",            # caught SIGWINCH, shutting down gracefully
         r"AH00171",            # graceful restart requested
-        r"AH00492",            # caught SIGWINCH, shutting down gracefully
         r"AH00292",            # Apache configured -- resuming
         r"AH00163",            # resuming normal operations
         r"AH00164",            # server built
