@@ -234,22 +234,50 @@ static int skip_header(apr_pool_t *p, const char *name,
 }
 
 typedef struct {
-    request_rec *r;
-    const char *connection;
+    request_rec     *r;
+    const char      *connection;
+    proxy_dir_conf  *proxy_conf;
 } copy_ctx;
+
+/* The headers that name backend URLs or cookie scopes, rewritten by
+ * ProxyPassReverse and ProxyPassReverseCookieDomain/Path as
+ * mod_proxy_http rewrites them, so that no internal URL leaks. */
+static const char *reverse_mapped(copy_ctx *ctx, const char *key,
+                                  const char *val)
+{
+    static const struct {
+        const char *name;
+        ap_proxy_header_reverse_map_fn map;
+    } mapped[] = {
+        { "Location", ap_proxy_location_reverse_map },
+        { "Content-Location", ap_proxy_location_reverse_map },
+        { "URI", ap_proxy_location_reverse_map },
+        { "Destination", ap_proxy_location_reverse_map },
+        { "Set-Cookie", ap_proxy_cookie_reverse_map },
+        { NULL, NULL }
+    };
+    int i;
+
+    for (i = 0; mapped[i].name; i++)
+        if (!ap_cstr_casecmp(key, mapped[i].name))
+            return mapped[i].map(ctx->r, ctx->proxy_conf, val);
+    return val;
+}
 
 static int copy_one(void *data, const char *key, const char *val)
 {
     copy_ctx *ctx = data;
 
     if (!skip_header(ctx->r->pool, key, ctx->connection))
-        apr_table_add(ctx->r->headers_out, key, val);
+        apr_table_add(ctx->r->headers_out, key,
+                      reverse_mapped(ctx, key, val));
     return 1;
 }
 
 void sse_backend_copy_head(request_rec *r, const sse_response *resp)
 {
-    copy_ctx ctx = { r, apr_table_get(resp->headers, "Connection") };
+    copy_ctx ctx = { r, apr_table_get(resp->headers, "Connection"),
+                     ap_get_module_config(r->per_dir_config, &proxy_module) };
     const char *ct = apr_table_get(resp->headers, "Content-Type");
 
     r->status = resp->status;
