@@ -191,6 +191,17 @@ static int member_failed(request_rec *r, proxy_worker *worker,
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
+/* The member answered with a status the operator counts against it.
+ * The client gets the policy's answer, from another member when this one
+ * was backed off (mod_proxy fails over only from a member in error). */
+static int member_answered_failure(request_rec *r, proxy_worker *worker,
+                                   int status, ssep_class cls)
+{
+    sse_member_status_failure(r, worker, status, cls, server_conf(r));
+    apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
 /* Starts relaying an answer the policy accepted: the head, the stream
  * headers and counters. */
 static sse_relay *relay_open(sse_stream *st, const sse_response *resp)
@@ -359,16 +370,17 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
         goto cleanup;
     }
     cls = ssep_classify(resp.status, SSEP_COND_NONE, NULL);
-    if (cls == SSEP_CLASS_PROXY || cls == SSEP_CLASS_SERVER) {
+    if (sse_status_set_has(&server_conf(r)->member_failure, resp.status)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "SSE00006: backend %s answered %d", worker->s->name_ex,
                       resp.status);
         backend->close = 1;
-        status = member_failed(r, worker, cls);
+        status = member_answered_failure(r, worker, resp.status, cls);
         goto cleanup;
     }
     /* Anything else is the member working: a stream, or an answer that
-     * is the client's business (401/403 pass through unchanged). */
+     * is the client's business, passed on as it is (a 404 stays a 404,
+     * so that an EventSource stops). */
     if (cls == SSEP_CLASS_AUTH) {
         SSE_STAT_ADD(errors[SSEP_CLASS_AUTH], 1);
         apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));

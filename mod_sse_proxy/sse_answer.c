@@ -17,38 +17,10 @@ int sse_client_wants_stream(request_rec *r)
     return accept && ap_strcasestr(accept, "text/event-stream") != NULL;
 }
 
-static proxy_balancer *request_balancer(request_rec *r)
-{
-    proxy_server_conf *pconf = ap_get_module_config(r->server->module_config,
-                                                    &proxy_module);
-    const char *name = sse_request_balancer(r);
-
-    if (!*name && r->filename && !strncmp(r->filename, "proxy:balancer://", 17))
-        name = r->filename + 6;
-    if (!*name)
-        return NULL;
-    return ap_proxy_get_balancer(r->pool, pconf, name, 0);
-}
-
-/* How long until w takes requests again; 0 when it does now, -1 when it
- * is out for reasons the policy does not own (disabled, stopped). */
-static apr_int64_t worker_due_ms(proxy_worker *w, apr_time_t now)
-{
-    apr_time_t due;
-
-    if (PROXY_WORKER_IS_USABLE(w))
-        return 0;
-    if ((w->s->status & PROXY_WORKER_NOT_USABLE_BITMAP)
-        != PROXY_WORKER_IN_ERROR)
-        return -1;
-    due = w->s->error_time + w->s->retry;
-    return due > now ? (due - now) / 1000 : 0;
-}
-
 void sse_outlook_get(request_rec *r, proxy_worker *worker, ssep_class cls,
                      sse_outlook *o)
 {
-    proxy_balancer *balancer = request_balancer(r);
+    proxy_balancer *balancer = sse_request_balancer_rec(r);
     apr_time_t now = apr_time_now();
     const char *bname = balancer ? balancer->s->name : "";
     int i, n = 0, gave_up = 0;
@@ -62,7 +34,7 @@ void sse_outlook_get(request_rec *r, proxy_worker *worker, ssep_class cls,
             proxy_worker *w = workers[i];
             sse_member_state m;
             int known = sse_member_snapshot(bname, w->s->name_ex, &m);
-            apr_int64_t due = worker_due_ms(w, now);
+            apr_int64_t due = sse_worker_due_ms(w, now);
 
             if (due < 0)
                 continue;

@@ -23,8 +23,18 @@ void *sse_create_server_conf(apr_pool_t *p, server_rec *s)
 
     (void)s;
     ssep_policy_init(&c->policy);
+    sse_parse_status_set(p, "", SSE_DEFAULT_MEMBER_FAILURE,
+                         &c->member_failure);
+    c->failure_streak = SSE_DEFAULT_FAILURE_STREAK;
+    c->failure_share = SSE_DEFAULT_FAILURE_SHARE;
     return c;
 }
+
+#define MERGE(field) \
+    do { \
+        c->field = add->field##_set ? add->field : base->field; \
+        c->field##_set = add->field##_set || base->field##_set; \
+    } while (0)
 
 void *sse_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 {
@@ -39,14 +49,11 @@ void *sse_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     }
     c->policy.jitter = add->jitter_set ? add->policy.jitter : base->policy.jitter;
     c->jitter_set = add->jitter_set || base->jitter_set;
+    MERGE(member_failure);
+    MERGE(failure_streak);
+    MERGE(failure_share);
     return c;
 }
-
-#define MERGE(field) \
-    do { \
-        c->field = add->field##_set ? add->field : base->field; \
-        c->field##_set = add->field##_set || base->field##_set; \
-    } while (0)
 
 void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
@@ -185,6 +192,39 @@ static const char *set_jitter(cmd_parms *cmd, void *dconf, const char *arg)
     return sse_parse_jitter(cmd->pool, cmd->cmd->name, arg, &c->policy.jitter);
 }
 
+static const char *set_member_failure(cmd_parms *cmd, void *dconf,
+                                      const char *args)
+{
+    sse_server_conf *c = server_conf(cmd);
+
+    (void)dconf;
+    c->member_failure_set = 1;
+    return sse_parse_status_set(cmd->pool, cmd->cmd->name, args,
+                                &c->member_failure);
+}
+
+static const char *set_failure_streak(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    sse_server_conf *c = server_conf(cmd);
+
+    (void)dconf;
+    c->failure_streak_set = 1;
+    return sse_parse_failure_streak(cmd->pool, cmd->cmd->name, arg,
+                                    &c->failure_streak);
+}
+
+static const char *set_failure_share(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    sse_server_conf *c = server_conf(cmd);
+
+    (void)dconf;
+    c->failure_share_set = 1;
+    return sse_parse_percent(cmd->pool, cmd->cmd->name, arg,
+                             &c->failure_share);
+}
+
 static const char *star_with_credentials(cmd_parms *cmd)
 {
     return apr_psprintf(cmd->pool, "%s: browsers reject \"*\" together "
@@ -255,6 +295,19 @@ const command_rec sse_cmds[] = {
     AP_INIT_TAKE1("SSEProxyJitter", set_jitter, NULL, RSRC_CONF,
                   "Jitter applied to member backoff and client retry hints: "
                   "none, full, equal or decorrelated (default equal)"),
+    AP_INIT_RAW_ARGS("SSEProxyMemberFailure", set_member_failure, NULL,
+                     RSRC_CONF,
+                     "Backend statuses that count against a member: codes "
+                     "and ranges (default 502-504), or none"),
+    AP_INIT_TAKE1("SSEProxyMemberFailureThreshold", set_failure_streak, NULL,
+                  RSRC_CONF,
+                  "Counted statuses in a row before a member is backed off "
+                  "(default 5)"),
+    AP_INIT_TAKE1("SSEProxyMemberFailureShare", set_failure_share, NULL,
+                  RSRC_CONF,
+                  "Largest share of a balancer's members that counted "
+                  "statuses may keep out at once (default 10%; one member "
+                  "always may)"),
     AP_INIT_TAKE1("SSEProxyGiveUp", set_giveup, NULL, RSRC_CONF | ACCESS_CONF,
                   "Answer to an EventSource once every member has given up: "
                   "204 (stop) or retry (default 204)"),

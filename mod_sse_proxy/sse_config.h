@@ -14,6 +14,12 @@
 #define SSE_DEFAULT_HEARTBEAT_S      15
 #define SSE_DEFAULT_IDLE_TIMEOUT_S   0          /* off */
 #define SSE_DEFAULT_MAX_EVENT_SIZE   (1024 * 1024)
+/* Member health: which backend statuses count against a member, how
+ * many in a row back it off, and the largest share of a balancer's
+ * members they may keep out at once (docs/policy.md argues each). */
+#define SSE_DEFAULT_MEMBER_FAILURE   "502-504"
+#define SSE_DEFAULT_FAILURE_STREAK   5
+#define SSE_DEFAULT_FAILURE_SHARE    10
 
 typedef struct {
     int        enabled;          /* SSEProxy */
@@ -36,11 +42,18 @@ typedef struct {
     int        async_set;
 } sse_dir_conf;
 
-/* Server-wide: the policy members are backed off by. */
+/* Server-wide: the policy members are backed off by, and what counts as
+ * evidence against a member. */
 typedef struct {
     ssep_policy policy;
     int         strategy_set[SSEP_CLASS_COUNT];
     int         jitter_set;
+    sse_status_set member_failure;  /* SSEProxyMemberFailure */
+    int         member_failure_set;
+    apr_int64_t failure_streak;     /* SSEProxyMemberFailureThreshold */
+    int         failure_streak_set;
+    apr_int64_t failure_share;      /* SSEProxyMemberFailureShare, % */
+    int         failure_share_set;
 } sse_server_conf;
 
 extern module AP_MODULE_DECLARE_DATA sse_proxy_module;

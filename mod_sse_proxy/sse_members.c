@@ -25,7 +25,15 @@ typedef struct {
 
 static shared_table *shared;
 
-#define USERDATA_KEY "mod_sse_proxy:members"
+/* A module upgraded by a graceful restart finds the old table under the
+ * old key and makes a new one: the layout is part of the name. */
+#define USERDATA_KEY "mod_sse_proxy:members:2"
+
+/* A name httpd allows must fit whole (sse_member_table.h). */
+typedef char balancer_name_fits[SSE_BALANCER_NAME_SIZE
+                                >= PROXY_BALANCER_MAX_NAME_SIZE ? 1 : -1];
+typedef char member_name_fits[SSE_MEMBER_NAME_SIZE
+                              >= PROXY_WORKER_EXT_NAME_SIZE ? 1 : -1];
 
 apr_status_t sse_members_pre_config(apr_pool_t *pconf)
 {
@@ -97,38 +105,59 @@ const char *sse_request_balancer(request_rec *r)
     return b ? b : "";
 }
 
-static sse_member_state *slot_at(unsigned i)
+proxy_balancer *sse_request_balancer_rec(request_rec *r)
 {
-    return i < SSE_MEMBER_SLOTS ? &shared->table[i] : NULL;
+    proxy_server_conf *pconf = ap_get_module_config(r->server->module_config,
+                                                    &proxy_module);
+    const char *name = sse_request_balancer(r);
+
+    if (!*name && r->filename && !strncmp(r->filename, "proxy:balancer://", 17))
+        name = r->filename + 6;
+    if (!*name)
+        return NULL;
+    return ap_proxy_get_balancer(r->pool, pconf, name, 0);
+}
+
+const char *sse_balancer_short_name(const char *name)
+{
+    return strncmp(name, "balancer://", 11) ? name : name + 11;
+}
+
+/* For log lines: "-" for a plain worker. */
+static const char *balancer_label(const sse_member_state *m)
+{
+    return *m->balancer ? sse_balancer_short_name(m->balancer) : "-";
+}
+
+apr_int64_t sse_worker_due_ms(proxy_worker *w, apr_time_t now)
+{
+    apr_time_t due;
+
+    if (PROXY_WORKER_IS_USABLE(w))
+        return 0;
+    if ((w->s->status & PROXY_WORKER_NOT_USABLE_BITMAP)
+        != PROXY_WORKER_IN_ERROR)
+        return -1;
+    due = w->s->error_time + w->s->retry;
+    return due > now ? (due - now) / 1000 : 0;
 }
 
 /* Finds or creates the state of (balancer, member).  Lock held. */
 static sse_member_state *find_locked(const char *balancer, const char *member,
                                      int create)
 {
-    sse_member_state *free_slot = NULL, *m;
-    unsigned i;
+    int created;
+    sse_member_state *m = sse_member_table_find(shared->table,
+                                                SSE_MEMBER_SLOTS, balancer,
+                                                member, create, &created);
 
-    for (i = 0; i < SSE_MEMBER_SLOTS && (m = slot_at(i)); i++) {
-        if (!m->used) {
-            if (!free_slot)
-                free_slot = m;
-            continue;
-        }
-        if (!strcmp(m->member, member) && !strcmp(m->balancer, balancer))
-            return m;
+    if (created) {
+        m->configured_retry = -1;
+        ssep_tracker_init(&m->tracker);
+        ssep_rng_seed(&m->rng, (apr_uint64_t)apr_time_now()
+                      ^ ((apr_uint64_t)getpid() << 32) ^ (apr_uintptr_t)m);
     }
-    if (!create || !free_slot)
-        return NULL;
-    memset(free_slot, 0, sizeof(*free_slot));
-    apr_cpystrn(free_slot->balancer, balancer, sizeof(free_slot->balancer));
-    apr_cpystrn(free_slot->member, member, sizeof(free_slot->member));
-    free_slot->configured_retry = -1;
-    ssep_tracker_init(&free_slot->tracker);
-    ssep_rng_seed(&free_slot->rng, (apr_uint64_t)apr_time_now()
-                  ^ ((apr_uint64_t)getpid() << 32) ^ (apr_uintptr_t)free_slot);
-    free_slot->used = 1;
-    return free_slot;
+    return m;
 }
 
 static int with_lock(request_rec *r)
@@ -157,8 +186,9 @@ static sse_member_state *request_member(request_rec *r, proxy_worker *worker)
                                       worker->s->name_ex, 1);
     if (!m)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "SSE00045: member table full (%d members); %s is not "
-                      "tracked", SSE_MEMBER_SLOTS, worker->s->name_ex);
+                      "SSE00045: member table full (%d members) or name too "
+                      "long; %s is not tracked", SSE_MEMBER_SLOTS,
+                      worker->s->name_ex);
     return m;
 }
 
@@ -172,6 +202,8 @@ static void end_outage(sse_member_state *m, proxy_worker *worker)
             worker->s->retry = m->configured_retry;
     }
     m->consecutive_failures = 0;
+    m->status_streak = 0;
+    m->held_in = 0;
     m->gave_up = 0;
     m->delay_ms = 0;
     m->next_retry = 0;
@@ -198,7 +230,7 @@ void sse_member_success(request_rec *r, proxy_worker *worker,
             ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                           "SSE00031: recovered member=%s balancer=%s "
                           "after=%" APR_INT64_T_FMT "ms failures=%u",
-                          m->member, *m->balancer ? m->balancer + 11 : "-",
+                          m->member, balancer_label(m),
                           (apr_time_now() - m->outage_start) / 1000,
                           m->consecutive_failures);
         end_outage(m, worker);
@@ -221,43 +253,33 @@ void sse_member_health_check(request_rec *r, proxy_worker *worker)
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                       "SSE00036: health checks passed: member=%s balancer=%s "
                       "back after %u failures", m->member,
-                      *m->balancer ? m->balancer + 11 : "-",
-                      m->consecutive_failures);
+                      balancer_label(m), m->consecutive_failures);
         end_outage(m, worker);
     }
     apr_global_mutex_unlock(shared->lock);
 }
 
-apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
-                               ssep_class cls, const ssep_policy *policy)
+/* Counts a failure of m and backs the member off.  Lock held. */
+static apr_int64_t back_off(request_rec *r, proxy_worker *worker,
+                            sse_member_state *m, ssep_class cls,
+                            const ssep_policy *policy)
 {
     const ssep_strategy *strategy = ssep_policy_strategy(policy, cls);
-    sse_member_state *m;
-    apr_int64_t delay = 0;
-    ssep_quality q;
     apr_time_t now = apr_time_now();
+    apr_int64_t delay;
+    ssep_quality q;
     int gave_up = 0;
 
-    SSE_STAT_ADD(errors[cls], 1);
-    if (!strategy || !with_lock(r))
-        return 0;
-    m = request_member(r, worker);
-    if (!m) {
-        apr_global_mutex_unlock(shared->lock);
-        return ssep_backoff_delay(strategy, 0, SSEP_Q_GOOD);
-    }
     /* Streams that were opened before the member's last counted failure
      * and die now are that same failure seen again (a backend that dies
      * takes all its streams with it): one outage must not count as a
      * thousand attempts. */
     if (m->consecutive_failures && r->request_time <= m->last_failure) {
-        delay = m->next_retry > now ? (m->next_retry - now) / 1000 : 0;
-        apr_global_mutex_unlock(shared->lock);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "SSE00035: %s failure of member %s is part of the "
                       "failure already counted", ssep_class_name(cls),
                       worker->s->name_ex);
-        return delay;
+        return m->next_retry > now ? (m->next_retry - now) / 1000 : 0;
     }
     ssep_tracker_attempt(&m->tracker, 1, now_ms());
     m->attempts++;
@@ -269,6 +291,8 @@ apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
         m->configured_retry = worker->s->retry;
     }
     m->consecutive_failures++;
+    m->status_streak = 0;
+    m->held_in = 0;
     m->last_class = cls;
     q = ssep_tracker_grade(&m->tracker, now_ms());
     delay = ssep_backoff_jittered(strategy, m->consecutive_failures - 1, q,
@@ -294,10 +318,93 @@ apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
                   "SSE00030: %s member=%s balancer=%s class=%s quality=%s "
                   "attempt=%u delay=%" APR_INT64_T_FMT "ms",
                   gave_up ? "give-up" : "backoff", m->member,
-                  *m->balancer ? m->balancer + 11 : "-", ssep_class_name(cls),
+                  balancer_label(m), ssep_class_name(cls),
                   ssep_quality_name(q), m->consecutive_failures, delay);
+    return delay;
+}
+
+apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
+                               ssep_class cls, const ssep_policy *policy)
+{
+    const ssep_strategy *strategy = ssep_policy_strategy(policy, cls);
+    sse_member_state *m;
+    apr_int64_t delay;
+
+    SSE_STAT_ADD(errors[cls], 1);
+    if (!strategy || !with_lock(r))
+        return 0;
+    m = request_member(r, worker);
+    delay = m ? back_off(r, worker, m, cls, policy)
+              : ssep_backoff_delay(strategy, 0, SSEP_Q_GOOD);
     apr_global_mutex_unlock(shared->lock);
     return delay;
+}
+
+/* How many members of worker's balancer status failures may keep out at
+ * once, and how many others are out now.  Read without a lock, as
+ * mod_proxy reads them. */
+static void balancer_census(request_rec *r, proxy_worker *worker,
+                            apr_int64_t share, int *allowed, int *out)
+{
+    proxy_balancer *balancer = sse_request_balancer_rec(r);
+    apr_time_t now = apr_time_now();
+    int i, total = 1;
+
+    *out = 0;
+    if (balancer) {
+        proxy_worker **workers = (proxy_worker **)balancer->workers->elts;
+        total = balancer->workers->nelts;
+        for (i = 0; i < total; i++)
+            if (workers[i] != worker && sse_worker_due_ms(workers[i], now))
+                (*out)++;
+    }
+    *allowed = (int)(total * share / 100);
+    if (*allowed < 1)
+        *allowed = 1;
+}
+
+int sse_member_status_failure(request_rec *r, proxy_worker *worker,
+                              int status, ssep_class cls,
+                              const sse_server_conf *sc)
+{
+    sse_member_state *m;
+    int allowed, out, backed_off = 0;
+
+    SSE_STAT_ADD(errors[cls], 1);
+    if (!ssep_policy_strategy(&sc->policy, cls))
+        return 0;
+    balancer_census(r, worker, sc->failure_share, &allowed, &out);
+    if (!with_lock(r))
+        return 0;
+    m = request_member(r, worker);
+    if (!m)
+        goto unlock;
+    /* a member in an outage has shown its streak already */
+    if (!m->consecutive_failures
+        && ++m->status_streak < (apr_uint32_t)sc->failure_streak) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "SSE00058: status %d from member=%s balancer=%s "
+                      "counts against it: %u of %" APR_INT64_T_FMT
+                      " in a row", status, m->member, balancer_label(m),
+                      m->status_streak, sc->failure_streak);
+        goto unlock;
+    }
+    if (out >= allowed) {
+        if (!m->held_in)
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "SSE00059: member=%s balancer=%s stays in despite "
+                          "status %d: %d other members are out, and "
+                          "SSEProxyMemberFailureShare %" APR_INT64_T_FMT
+                          "%% allows %d", m->member, balancer_label(m),
+                          status, out, sc->failure_share, allowed);
+        m->held_in = 1;
+        goto unlock;
+    }
+    back_off(r, worker, m, cls, &sc->policy);
+    backed_off = 1;
+unlock:
+    apr_global_mutex_unlock(shared->lock);
+    return backed_off;
 }
 
 int sse_member_snapshot(const char *balancer, const char *member,
@@ -329,8 +436,8 @@ void sse_members_each(void (*fn)(const sse_member_state *m, void *baton),
         int used = 0;
         if (apr_global_mutex_lock(shared->lock) != APR_SUCCESS)
             return;
-        m = slot_at(i);
-        if (m && m->used) {
+        m = &shared->table[i];
+        if (m->used) {
             copy = *m;
             used = 1;
         }

@@ -7,29 +7,8 @@
 #include "mod_proxy.h"
 
 #include "ssepolicy.h"
-
-#define SSE_MEMBER_KEY_MAX 256
-#define SSE_MEMBER_SLOTS   512
-
-typedef struct {
-    char         balancer[96];     /* "" for a plain ProxyPass worker */
-    char         member[SSE_MEMBER_KEY_MAX - 96];
-    apr_uint32_t used;
-    apr_uint32_t consecutive_failures;
-    apr_uint32_t last_class;       /* ssep_class */
-    apr_uint32_t gave_up;
-    apr_int64_t  delay_ms;         /* current backoff, 0 when healthy */
-    apr_time_t   next_retry;       /* when the member is due again */
-    apr_time_t   outage_start;     /* first failure of the current outage */
-    apr_time_t   last_failure;     /* when the last counted failure was */
-    apr_interval_time_t configured_retry; /* worker's retry= before us */
-    apr_int64_t  last_recovery_ms; /* how long the last outage lasted */
-    apr_uint64_t rng;
-    apr_uint64_t attempts;
-    apr_uint64_t outages;
-    apr_uint64_t failures_by_class[SSEP_CLASS_COUNT];
-    ssep_tracker tracker;
-} sse_member_state;
+#include "sse_config.h"
+#include "sse_member_table.h"
 
 apr_status_t sse_members_pre_config(apr_pool_t *pconf);
 apr_status_t sse_members_post_config(apr_pool_t *pconf, server_rec *s);
@@ -37,6 +16,14 @@ void sse_members_child_init(apr_pool_t *p, server_rec *s);
 
 /* The balancer a request was routed through ("" when none). */
 const char *sse_request_balancer(request_rec *r);
+/* The same balancer's record, NULL when none. */
+proxy_balancer *sse_request_balancer_rec(request_rec *r);
+/* A balancer's name as shown: without "balancer://". */
+const char *sse_balancer_short_name(const char *name);
+
+/* How long until w takes requests again: 0 when it does now, -1 when it
+ * is out for reasons the policy does not own (disabled, stopped). */
+apr_int64_t sse_worker_due_ms(proxy_worker *w, apr_time_t now);
 
 /* A successful attempt: latency samples, outcome, and the end of any
  * outage (the configured retry is restored). */
@@ -49,11 +36,22 @@ void sse_member_success(request_rec *r, proxy_worker *worker,
  * the configured retry is restored), as after a successful request. */
 void sse_member_health_check(request_rec *r, proxy_worker *worker);
 
-/* A failed attempt of class cls: the member is backed off through
+/* A failed attempt of class cls that the client could not have caused
+ * (a connection that failed or broke): the member is backed off through
  * mod_proxy's own error state and the decision is logged.  Returns the
  * delay in ms. */
 apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
                                ssep_class cls, const ssep_policy *policy);
+
+/* The backend answered status, which the operator counts as a member
+ * failure (SSEProxyMemberFailure), of class cls.  The member is backed
+ * off only after SSEProxyMemberFailureThreshold such answers in a row,
+ * and only while that leaves no more than SSEProxyMemberFailureShare of
+ * its balancer out: a client can provoke statuses, so they must not be
+ * able to take every member out.  Returns 1 when it was backed off. */
+int sse_member_status_failure(request_rec *r, proxy_worker *worker,
+                              int status, ssep_class cls,
+                              const sse_server_conf *sc);
 
 /* A copy of a member's state; 0 if it has none yet. */
 int sse_member_snapshot(const char *balancer, const char *member,

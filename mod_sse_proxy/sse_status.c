@@ -32,11 +32,6 @@ typedef struct {
     apr_array_header_t *members;
 } collect_ctx;
 
-static const char *short_balancer(const char *name)
-{
-    return strncmp(name, "balancer://", 11) ? name : name + 11;
-}
-
 static member_view *find_view(apr_array_header_t *a, const char *balancer,
                               const char *member)
 {
@@ -53,7 +48,7 @@ static member_view *find_view(apr_array_header_t *a, const char *balancer,
 static void add_known(const sse_member_state *m, void *baton)
 {
     collect_ctx *ctx = baton;
-    const char *b = short_balancer(m->balancer);
+    const char *b = sse_balancer_short_name(m->balancer);
     member_view *v = find_view(ctx->members, b, m->member);
 
     if (!v) {
@@ -82,7 +77,7 @@ static apr_array_header_t *collect(request_rec *r)
         for (j = 0; j < b->workers->nelts; j++) {
             member_view *v = apr_array_push(ctx.members);
             memset(v, 0, sizeof(*v));
-            v->balancer = short_balancer(b->s->name);
+            v->balancer = sse_balancer_short_name(b->s->name);
             v->member = workers[j]->s->name_ex;
             v->state = ap_proxy_parse_wstatus(r->pool, workers[j]);
             v->usable = PROXY_WORKER_IS_USABLE(workers[j]) ? 1 : 0;
@@ -223,13 +218,15 @@ static void render_json(request_rec *r, sse_counters *c,
                    v->state ? json_str(r->pool, v->state) : "null",
                    v->usable < 0 ? "null" : v->usable ? "true" : "false");
         ap_rprintf(r, "\"last_class\":%s,\"consecutive_failures\":%u,"
+                   "\"status_streak\":%u,"
                    "\"gave_up\":%s,\"delay_ms\":%" APR_INT64_T_FMT
                    ",\"next_retry_in_ms\":%" APR_INT64_T_FMT ",",
                    v->known && v->m.consecutive_failures
                        ? json_str(r->pool,
                                   ssep_class_name((ssep_class)v->m.last_class))
                        : "null",
-                   v->m.consecutive_failures, v->m.gave_up ? "true" : "false",
+                   v->m.consecutive_failures, v->m.status_streak,
+                   v->m.gave_up ? "true" : "false",
                    v->m.delay_ms, ms_until(v->m.next_retry, now));
         ap_rprintf(r, "\"quality\":\"%s\",\"mean_latency_ms\":%.1f,"
                    "\"latency_samples\":%u,\"error_rate\":%.4f,\"attempts\":%"
@@ -345,6 +342,14 @@ static void render_prometheus(request_rec *r, sse_counters *c,
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_consecutive_failures{" MEMBER_LABELS
                    "} %u\n", LABEL_ARGS(v), v->m.consecutive_failures);
+    }
+    prom_head(r, "sse_proxy_member_status_streak", "gauge",
+              "Answers in a row with a status counted against the member "
+              "(SSEProxyMemberFailure), not yet acted on.");
+    for (i = 0; i < members->nelts; i++) {
+        member_view *v = &APR_ARRAY_IDX(members, i, member_view);
+        ap_rprintf(r, "sse_proxy_member_status_streak{" MEMBER_LABELS
+                   "} %u\n", LABEL_ARGS(v), v->m.status_streak);
     }
     prom_head(r, "sse_proxy_member_backoff_seconds", "gauge",
               "The member's current backoff delay.");
@@ -489,6 +494,7 @@ static void render_html(request_rec *r, sse_counters *c,
     ap_rputs("<h2>Members</h2>\n<table><tr><th class=l>balancer</th>"
              "<th class=l>member</th><th class=l>state</th>"
              "<th class=l>last class</th><th>consecutive failures</th>"
+             "<th>failing statuses in a row</th>"
              "<th>current delay</th><th>next retry in</th><th>quality</th>"
              "<th>mean latency</th><th>error rate (5 min)</th>"
              "<th>attempts</th><th>last recovery</th></tr>\n", r);
@@ -497,7 +503,8 @@ static void render_html(request_rec *r, sse_counters *c,
         int failing = v->m.consecutive_failures > 0;
         ap_rprintf(r, "<tr><td class=l>%s</td><td class=l>%s</td>"
                    "<td class=\"l %s\">%s%s</td><td class=l>%s</td>"
-                   "<td>%u</td><td>%.1f s</td><td>%.1f s</td><td>%s</td>"
+                   "<td>%u</td><td>%u</td><td>%.1f s</td><td>%.1f s</td>"
+                   "<td>%s</td>"
                    "<td>%.0f ms</td><td>%.0f%%</td><td>%" APR_UINT64_T_FMT
                    "</td>",
                    *v->balancer ? esc(r, v->balancer) : "&ndash;",
@@ -506,7 +513,8 @@ static void render_html(request_rec *r, sse_counters *c,
                    v->m.gave_up ? " (gave up)" : "",
                    failing ? ssep_class_name((ssep_class)v->m.last_class)
                            : "&ndash;",
-                   v->m.consecutive_failures, (double)v->m.delay_ms / 1000,
+                   v->m.consecutive_failures, v->m.status_streak,
+                   (double)v->m.delay_ms / 1000,
                    (double)ms_until(v->m.next_retry, now) / 1000,
                    member_quality(v, now_ms),
                    ssep_tracker_mean_latency(&v->m.tracker),

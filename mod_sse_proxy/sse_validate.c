@@ -18,6 +18,7 @@ static const keyword off[] = { { "off", 0 }, { NULL, 0 } };
 static const keyword giveup[] = {
     { "204", SSE_GIVEUP_204 }, { "retry", SSE_GIVEUP_RETRY }, { NULL, 0 }
 };
+static const keyword no_keyword[] = { { NULL, 0 } };
 static const keyword retry[] = {
     { "auto", SSE_RETRY_AUTO }, { "off", SSE_RETRY_OFF }, { NULL, 0 }
 };
@@ -177,6 +178,115 @@ const char *sse_parse_strategy(apr_pool_t *p, const char *directive,
         return apr_psprintf(p, "%s %s: %s", directive, cls_name, err);
     *cls = c;
     return NULL;
+}
+
+int sse_status_set_has(const sse_status_set *set, int status)
+{
+    unsigned bit;
+
+    if (status < SSE_STATUS_SET_MIN || status > SSE_STATUS_SET_MAX)
+        return 0;
+    bit = (unsigned)(status - SSE_STATUS_SET_MIN);
+    return (set->bits[bit / 32] >> (bit % 32)) & 1;
+}
+
+static void status_set_add(sse_status_set *set, int from, int to)
+{
+    for (; from <= to; from++) {
+        unsigned bit = (unsigned)(from - SSE_STATUS_SET_MIN);
+        set->bits[bit / 32] |= (apr_uint32_t)1 << (bit % 32);
+    }
+}
+
+/* Three digits within the set's range. */
+static int status_code(const char *s, apr_size_t n, int *out)
+{
+    int v;
+
+    if (n != 3 || !apr_isdigit(s[0]) || !apr_isdigit(s[1])
+        || !apr_isdigit(s[2]))
+        return 0;
+    v = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    if (v < SSE_STATUS_SET_MIN || v > SSE_STATUS_SET_MAX)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+const char *sse_parse_status_set(apr_pool_t *p, const char *directive,
+                                 const char *args, sse_status_set *out)
+{
+    static const char use[] = "status codes (503) or ranges (502-504) from "
+        APR_STRINGIFY(SSE_STATUS_SET_MIN) " to "
+        APR_STRINGIFY(SSE_STATUS_SET_MAX) ", or 'none'";
+    sse_status_set set;
+    const char *s = args;
+    int words = 0, none = 0;
+
+    memset(&set, 0, sizeof(set));
+    for (;;) {
+        const char *word, *dash;
+        apr_size_t n;
+        int from, to;
+
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s)
+            break;
+        word = s;
+        while (*s && *s != ' ' && *s != '\t')
+            s++;
+        n = (apr_size_t)(s - word);
+        words++;
+        if (n == 4 && !strncasecmp(word, "none", 4)) {
+            none = 1;
+            continue;
+        }
+        dash = memchr(word, '-', n);
+        if (!dash) {
+            if (!status_code(word, n, &from))
+                return not_valid(p, directive, apr_pstrmemdup(p, word, n),
+                                 use);
+            to = from;
+        } else if (!status_code(word, (apr_size_t)(dash - word), &from)
+                   || !status_code(dash + 1,
+                                   n - (apr_size_t)(dash - word) - 1, &to)) {
+            return not_valid(p, directive, apr_pstrmemdup(p, word, n), use);
+        }
+        if (to < from)
+            return apr_psprintf(p, "%s: '%s' is not valid: a range goes from "
+                                "the lower status to the higher", directive,
+                                apr_pstrmemdup(p, word, n));
+        status_set_add(&set, from, to);
+    }
+    if (!words)
+        return apr_psprintf(p, "%s: no status given; use %s", directive, use);
+    if (none && words > 1)
+        return apr_psprintf(p, "%s: 'none' cannot be listed with statuses",
+                            directive);
+    *out = set;
+    return NULL;
+}
+
+const char *sse_parse_failure_streak(apr_pool_t *p, const char *directive,
+                                     const char *arg, apr_int64_t *out)
+{
+    return keyword_or_number(p, directive, arg, no_keyword,
+                             SSE_MAX_FAILURE_STREAK, "a whole number from 1 "
+                             "to " APR_STRINGIFY(SSE_MAX_FAILURE_STREAK), out);
+}
+
+const char *sse_parse_percent(apr_pool_t *p, const char *directive,
+                              const char *arg, apr_int64_t *out)
+{
+    apr_size_t n = strlen(arg);
+    const char *digits = arg;
+
+    if (n > 1 && arg[n - 1] == '%')
+        digits = apr_pstrmemdup(p, arg, n - 1);
+    if (whole_number(digits, 100, out))
+        return NULL;
+    return not_valid(p, directive, arg, "a percentage from 1 to 100 (10%)");
 }
 
 /* host[:port] after the scheme: the host a name or IPv4 address, or an

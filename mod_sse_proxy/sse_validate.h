@@ -15,6 +15,18 @@
 #define SSE_MAX_EVENT_SIZE     (APR_INT64_C(1) << 30)
 #define SSE_MAX_RETRY_MS       86400000
 #define SSE_MAX_LAST_EVENT_ID  1024
+#define SSE_MAX_FAILURE_STREAK 1000
+
+/* The backend statuses counted as member failures: a set of 4xx and 5xx
+ * codes. */
+#define SSE_STATUS_SET_MIN 400
+#define SSE_STATUS_SET_MAX 599
+typedef struct {
+    apr_uint32_t bits[(SSE_STATUS_SET_MAX - SSE_STATUS_SET_MIN) / 32 + 1];
+} sse_status_set;
+
+/* 1 when status is in set. */
+int sse_status_set_has(const sse_status_set *set, int status);
 
 typedef enum {
     SSE_GIVEUP_204 = 0,          /* tell an EventSource to stop */
@@ -53,6 +65,18 @@ const char *sse_parse_jitter(apr_pool_t *p, const char *directive,
 const char *sse_parse_strategy(apr_pool_t *p, const char *directive,
                                const char *cls_name, const char *spec,
                                ssep_policy *policy, ssep_class *cls);
+
+/* "none", or a list of statuses (NNN) and ranges (NNN-NNN) within
+ * SSE_STATUS_SET_MIN..SSE_STATUS_SET_MAX, separated by blanks: the set
+ * they name replaces *out. */
+const char *sse_parse_status_set(apr_pool_t *p, const char *directive,
+                                 const char *args, sse_status_set *out);
+/* 1..SSE_MAX_FAILURE_STREAK. */
+const char *sse_parse_failure_streak(apr_pool_t *p, const char *directive,
+                                     const char *arg, apr_int64_t *out);
+/* A percentage from 1 to 100, with or without a trailing '%'. */
+const char *sse_parse_percent(apr_pool_t *p, const char *directive,
+                              const char *arg, apr_int64_t *out);
 
 /* NULL when origin is a valid SSEProxyAllowOrigin entry ("*", or
  * scheme://host[:port] with scheme http or https, a host name, IPv4 or

@@ -262,6 +262,88 @@ static void allow_origin(const char *name, char *args)
     }
 }
 
+static void failure_streak(const char *name, const char *arg)
+{
+    apr_int64_t v = SENTINEL;
+    const char *err = sse_parse_failure_streak(pool, name, arg, &v);
+
+    /* no keyword: 0 is no value the parser may give */
+    if (!refused(err, name, v == SENTINEL))
+        keyword_or_number(arg, v, SSE_MAX_FAILURE_STREAK, 0, "");
+}
+
+static void percent(const char *name, const char *arg)
+{
+    apr_int64_t v = SENTINEL;
+    const char *err = sse_parse_percent(pool, name, arg, &v);
+    size_t n = strlen(arg);
+    uint64_t d;
+
+    if (refused(err, name, v == SENTINEL))
+        return;
+    if (n && arg[n - 1] == '%')
+        n--;
+    if (v < 1 || v > 100 || !decimal(arg, n, &d) || d != (uint64_t)v)
+        abort();
+}
+
+/* Three digits naming a status the set may hold. */
+static int status_word(const char *s, size_t n, int *status)
+{
+    uint64_t d;
+
+    if (n != 3 || !decimal(s, n, &d) || d < SSE_STATUS_SET_MIN
+        || d > SSE_STATUS_SET_MAX)
+        return 0;
+    *status = (int)d;
+    return 1;
+}
+
+/* RAW_ARGS: the whole list at once.  An accepted list holds exactly the
+ * statuses its words name ("none" naming none, and only alone). */
+static void status_set(const char *name, char *args)
+{
+    sse_status_set set, untouched;
+    char want[SSE_STATUS_SET_MAX + 1];
+    const char *err, *w = args;
+    int words = 0, none = 0, i;
+
+    memset(&set, 0xa5, sizeof(set));
+    untouched = set;
+    err = sse_parse_status_set(pool, name, args, &set);
+    if (refused(err, name, !memcmp(&set, &untouched, sizeof(set))))
+        return;
+    memset(want, 0, sizeof(want));
+    while (*w) {
+        size_t n;
+        const char *dash;
+        int from, to;
+
+        w += strspn(w, " \t");
+        n = strcspn(w, " \t");
+        if (!n)
+            break;
+        words++;
+        dash = memchr(w, '-', n);
+        if (n == 4 && !strncasecmp(w, "none", 4))
+            none = 1;
+        else if (!dash && status_word(w, n, &from))
+            want[from] = 1;
+        else if (dash && status_word(w, (size_t)(dash - w), &from)
+                 && status_word(dash + 1, n - (size_t)(dash - w) - 1, &to)
+                 && from <= to)
+            memset(want + from, 1, (size_t)(to - from + 1));
+        else
+            abort();
+        w += n;
+    }
+    if (!words || (none && words > 1))
+        abort();
+    for (i = 0; i <= SSE_STATUS_SET_MAX + 100; i++)
+        if (sse_status_set_has(&set, i) != (i <= SSE_STATUS_SET_MAX && want[i]))
+            abort();
+}
+
 typedef void (*arg_fn)(const char *name, const char *arg);
 typedef void (*args_fn)(const char *name, char *args);
 
@@ -279,6 +361,9 @@ static const struct {
     { "SSEProxyGiveUp", giveup, NULL },
     { "SSEProxyRetry", retry, NULL },
     { "SSEProxyAllowOrigin", NULL, allow_origin },
+    { "SSEProxyMemberFailure", NULL, status_set },
+    { "SSEProxyMemberFailureThreshold", failure_streak, NULL },
+    { "SSEProxyMemberFailureShare", percent, NULL },
 };
 #define DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 

@@ -50,6 +50,16 @@ def manager_page(httpd):
     return body
 
 
+# These tests are about what follows once an answer counts against a
+# member, so every 5xx counts at once; test_abuse.py tests which statuses
+# count by default, the threshold and the share cap.
+COUNT_EVERY_5XX = """
+SSEProxyMemberFailure 500-599
+SSEProxyMemberFailureThreshold 1
+SSEProxyMemberFailureShare 100
+"""
+
+
 class PolicyBase(unittest.TestCase):
     origins = 1
     conf = ""
@@ -63,7 +73,7 @@ class PolicyBase(unittest.TestCase):
         cls.o = [Origin(cls.work, "origin%d" % (i + 1))
                  for i in range(cls.origins)]
         urls = {"o%d" % (i + 1): o.url for i, o in enumerate(cls.o)}
-        cls.httpd = Httpd(cls.work, cls.conf.format(**urls) + """
+        cls.httpd = Httpd(cls.work, COUNT_EVERY_5XX + cls.conf.format(**urls) + """
 <Location /manager>
     SetHandler balancer-manager
 </Location>

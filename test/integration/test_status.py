@@ -16,6 +16,8 @@ BENIGN = [r"SSE0003\d", r"SSE0000[246]", r"AH0095[79]", r"AH01114",
 
 CONF = """
 SSEProxyJitter none
+# the scenario's 503 backs its member off at once
+SSEProxyMemberFailureThreshold 1
 LogFormat "%h %>s end=%{{sse-end}}n events=%{{sse-events}}n bytes=%{{sse-bytes}}n class=%{{sse-class}}n %U" ssenotes
 CustomLog "{root}/notes.log" ssenotes
 <Proxy "balancer://feed">
@@ -46,7 +48,7 @@ TOP = {"version": str, "uptime_seconds": int, "streams": dict,
        "answers": dict, "members": list, "policy": dict}
 MEMBER = {"balancer": str, "member": str, "state": (str, type(None)),
           "usable": (bool, type(None)), "last_class": (str, type(None)),
-          "consecutive_failures": int, "gave_up": bool, "delay_ms": int,
+          "consecutive_failures": int, "status_streak": int, "gave_up": bool, "delay_ms": int,
           "next_retry_in_ms": int, "quality": str, "mean_latency_ms": float,
           "latency_samples": int, "error_rate": float, "attempts": int,
           "outages": int, "current_outage_ms": (int, type(None)),

@@ -301,6 +301,84 @@ static void test_last_event_id(void)
     CU_ASSERT_PTR_NULL(sse_last_event_id_check("4\0\r", 1));
 }
 
+static int set_has_only(const sse_status_set *set, const int *statuses)
+{
+    int status, i, listed;
+
+    for (status = 0; status < 700; status++) {
+        for (i = 0, listed = 0; statuses[i]; i++)
+            listed |= statuses[i] == status;
+        if (sse_status_set_has(set, status) != listed)
+            return 0;
+    }
+    return 1;
+}
+
+static void test_status_set(void)
+{
+    static const int gateway[] = { 502, 503, 504, 0 };
+    static const int mixed[] = { 400, 429, 500, 501, 502, 599, 0 };
+    static const int nothing[] = { 0 };
+    sse_status_set set, before;
+
+    CU_ASSERT_PTR_NULL(sse_parse_status_set(pool, "D", "502-504", &set));
+    CU_ASSERT_TRUE(set_has_only(&set, gateway));
+    CU_ASSERT_PTR_NULL(sse_parse_status_set(pool, "D", " 502\t503 504 ",
+                                            &set));
+    CU_ASSERT_TRUE(set_has_only(&set, gateway));
+    CU_ASSERT_PTR_NULL(sse_parse_status_set(pool, "D",
+                                            "429 400 500-502 599", &set));
+    CU_ASSERT_TRUE(set_has_only(&set, mixed));
+    CU_ASSERT_PTR_NULL(sse_parse_status_set(pool, "D", "NONE", &set));
+    CU_ASSERT_TRUE(set_has_only(&set, nothing));
+
+    /* refused, with the set untouched */
+    CU_ASSERT_PTR_NULL(sse_parse_status_set(pool, "D", "503", &before));
+    set = before;
+    CU_ASSERT_STRING_EQUAL(
+        sse_parse_status_set(pool, "SSEProxyMemberFailure", "404x", &set),
+        "SSEProxyMemberFailure: '404x' is not valid; use status codes (503) "
+        "or ranges (502-504) from 400 to 599, or 'none'");
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "399", &set));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "600", &set));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "5xx", &set));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "504-502", &set));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "500-", &set));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "-500", &set));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "500--502", &set));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "0503", &set));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "none 503", &set));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "", &set));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_status_set(pool, "D", "  ", &set));
+    CU_ASSERT_EQUAL(memcmp(&set, &before, sizeof(set)), 0);
+}
+
+static void test_failure_streak(void)
+{
+    expect_int64(sse_parse_failure_streak, "1", 1);
+    expect_int64(sse_parse_failure_streak, "5", 5);
+    expect_int64(sse_parse_failure_streak, "1000", SSE_MAX_FAILURE_STREAK);
+    refuse_int64(sse_parse_failure_streak, "0");
+    refuse_int64(sse_parse_failure_streak, "1001");
+    refuse_int64(sse_parse_failure_streak, "off");
+    refuse_int64(sse_parse_failure_streak, "");
+}
+
+static void test_percent(void)
+{
+    expect_int64(sse_parse_percent, "10", 10);
+    expect_int64(sse_parse_percent, "10%", 10);
+    expect_int64(sse_parse_percent, "100%", 100);
+    expect_int64(sse_parse_percent, "1", 1);
+    refuse_int64(sse_parse_percent, "0");
+    refuse_int64(sse_parse_percent, "0%");
+    refuse_int64(sse_parse_percent, "101");
+    refuse_int64(sse_parse_percent, "%");
+    refuse_int64(sse_parse_percent, "10%%");
+    refuse_int64(sse_parse_percent, "1.5");
+    refuse_int64(sse_parse_percent, "");
+}
+
 static const unit_test tests[] = {
     { "SSEProxy on/off", test_on_off },
     { "seconds or off", test_seconds_or_off },
@@ -313,6 +391,9 @@ static const unit_test tests[] = {
     { "origin host and port", test_origin_authority },
     { "origin lists and *", test_origins_add },
     { "Last-Event-ID", test_last_event_id },
+    { "SSEProxyMemberFailure", test_status_set },
+    { "SSEProxyMemberFailureThreshold", test_failure_streak },
+    { "SSEProxyMemberFailureShare", test_percent },
     { NULL, NULL }
 };
 
