@@ -1,4 +1,7 @@
 #!/usr/bin/env python3
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Benchmarks: mod_sse_proxy against stock mod_proxy_http and nginx, in
 the same run, on this machine.
 

@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * sse-load: a load generator for benchmarks of Server-Sent Events proxies.
  *
  * It opens N concurrent HTTP/1.1 SSE streams to one address, measures the

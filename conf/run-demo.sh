@@ -1,4 +1,7 @@
 #!/bin/sh
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 # Runs the demo: two sse-origin processes behind an httpd (event MPM)
 # with mod_sse_proxy, all on localhost, in the foreground.  Ctrl-C stops
 # everything.  Nothing outside the build directory is touched.

@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * mod_sse_proxy: relays Server-Sent Events through mod_proxy.
  *
  * A proxy scheme handler that runs ahead of mod_proxy_http and takes the

@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* What a client is told when no member can serve it, and the retry:
  * hints that spread a crowd of reconnecting clients. */
 #ifndef SSE_ANSWER_H

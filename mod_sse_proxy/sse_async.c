@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * Streams that wait without a worker thread.
  *
  * httpd 2.4 lets a handler return SUSPENDED and gives modules timed
@@ -45,17 +50,26 @@ APLOG_USE_MODULE(sse_proxy);
 
 /* Why streams keep their thread is said once per child. */
 static apr_uint32_t said_mpm, said_h2;
+/* Built without the watcher (no epoll/eventfd, or --disable-async-relay). */
+static int no_watcher;
 
 static int can_suspend(request_rec *r)
 {
     conn_rec *c = r->connection;
 
     if (!sse_watcher_running()) {
-        if (apr_atomic_cas32(&said_mpm, 1, 0) == 0)
-            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                          "SSE00051: SSEProxyAsync: the %s MPM cannot "
-                          "suspend requests; streams keep a worker thread "
-                          "each", ap_show_mpm());
+        if (apr_atomic_cas32(&said_mpm, 1, 0) == 0) {
+            if (no_watcher)
+                ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                              "SSE00051: SSEProxyAsync: this build has no "
+                              "thread-free relay (built without epoll and "
+                              "eventfd); streams keep a worker thread each");
+            else
+                ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                              "SSE00051: SSEProxyAsync: the %s MPM cannot "
+                              "suspend requests; streams keep a worker "
+                              "thread each", ap_show_mpm());
+        }
         return 0;
     }
     if (c->master) {
@@ -213,7 +227,9 @@ void sse_async_child_init(apr_pool_t *pchild, server_rec *s)
     if (!mpm_is_async())
         return;
     rv = sse_watcher_start(pchild, resume);
-    if (rv != APR_SUCCESS)
+    if (rv == APR_ENOTIMPL)
+        no_watcher = 1;   /* said once per child by SSE00051 */
+    else if (rv != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      "SSE00054: cannot start the stream watcher; streams "
                      "keep a worker thread each");

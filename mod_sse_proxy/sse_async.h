@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* Streams that wait without a worker thread on the event MPM. */
 #ifndef SSE_ASYNC_H
 #define SSE_ASYNC_H

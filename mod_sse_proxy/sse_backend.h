@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* Talking HTTP/1.1 to the backend: the request we send and the response
  * head we read back. */
 #ifndef SSE_BACKEND_H

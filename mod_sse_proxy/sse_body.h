@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* Decodes the framing of a backend response body (chunked, a known
  * length, or until close) into payload spans, without copying. */
 #ifndef SSE_BODY_H

@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* Directives and the per-directory configuration of mod_sse_proxy. */
 #ifndef SSE_CONFIG_H
 #define SSE_CONFIG_H

@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* The table of per-member failure state, keyed by the full balancer and
  * member names.  Free of httpd types (APR and libssepolicy only): it
  * lives in shared memory, and the unit tests use it without an httpd.

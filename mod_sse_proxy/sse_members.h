@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* Per-member failure state in shared memory: one view for every child,
  * kept across graceful restarts, keyed by balancer and member name. */
 #ifndef SSE_MEMBERS_H

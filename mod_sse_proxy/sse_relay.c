@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 #include "httpd.h"
 #include "apr_poll.h"
 #include "apr_strings.h"

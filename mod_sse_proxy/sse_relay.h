@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* The relay loop: backend body -> client, cut into events. */
 #ifndef SSE_RELAY_H
 #define SSE_RELAY_H

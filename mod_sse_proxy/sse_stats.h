@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* Counters of the whole server, in shared memory so that every child
  * adds to the same numbers (what the status handler shows). */
 #ifndef SSE_STATS_H

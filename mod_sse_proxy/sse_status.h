@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* The sse-proxy-status handler: HTML, JSON and Prometheus views of the
  * counters and of every member's state. */
 #ifndef SSE_STATUS_H

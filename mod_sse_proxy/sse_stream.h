@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* One stream request: what the handler, the relay and the asynchronous
  * continuation share, kept in r->request_config. */
 #ifndef SSE_STREAM_H

@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* Validation of directive arguments and of the Last-Event-ID request
  * header.  Free of httpd types (APR and libssepolicy only) so that the
  * unit tests and the fuzz targets can link it without an httpd. */

@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * The per-child watcher thread.
  *
  * Every stream that waits without a thread has its backend socket (and,
@@ -16,7 +21,17 @@
  * Memory: a registration is freed only after the watcher has passed an
  * epoll_wait() that began after its sockets left the set, so no event
  * in hand can point to freed memory.
+ *
+ * configure defines SSE_HAVE_WATCHER where epoll and eventfd exist (and
+ * not with --disable-async-relay).  Without it the watcher never runs,
+ * and streams keep a worker thread each (see can_suspend() in
+ * sse_async.c).
  */
+#include "httpd.h"
+#include "sse_watcher.h"
+
+#if SSE_HAVE_WATCHER
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +43,10 @@
 #include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
-#include "httpd.h"
 #include "http_log.h"
 #include "ap_mpm.h"
 
 #include "sse_relay.h"
-#include "sse_watcher.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
@@ -562,3 +575,56 @@ apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
                               apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
+
+#else /* !SSE_HAVE_WATCHER */
+
+/* This build has no thread-free relay: the watcher never runs, so
+ * can_suspend() never lets a stream wait without its thread and nothing
+ * below is reached. */
+apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
+{
+    (void)pchild; (void)resume;
+    return APR_ENOTIMPL;
+}
+
+int sse_watcher_running(void)
+{
+    return 0;
+}
+
+sse_waiter *sse_waiter_create(void *baton)
+{
+    (void)baton;
+    return NULL;
+}
+
+apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
+                            apr_socket_t *client, apr_time_t deadline)
+{
+    (void)wt; (void)backend; (void)client; (void)deadline;
+    return APR_ENOTIMPL;
+}
+
+int sse_waiter_backend_ready(const sse_waiter *wt)
+{
+    (void)wt;
+    return 0;
+}
+
+int sse_waiter_client_ready(const sse_waiter *wt)
+{
+    (void)wt;
+    return 0;
+}
+
+void sse_waiter_retire(sse_waiter *wt)
+{
+    (void)wt;
+}
+
+void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger)
+{
+    (void)c; (void)linger;
+}
+
+#endif /* SSE_HAVE_WATCHER */

@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* The per-child watcher: waits for the sockets and deadlines of streams
  * that wait without a thread, and has workers resume them. */
 #ifndef SSE_WATCHER_H

@@ -1,3 +1,6 @@
+// Copyright 2025-2026 The mod_sse_proxy authors
+// SPDX-License-Identifier: Apache-2.0
+
 // The mod_sse_proxy demo page: one EventSource on /events, what it sees,
 // and buttons that make the demo origins fail.  No framework, no build
 // step.  Everything that comes from the network is inserted with

@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * libssepolicy: reconnect/backoff policy and SSE parsing shared by
  * mod_sse_proxy and its clients.
  *

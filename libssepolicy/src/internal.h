@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* Helpers shared by the library's own files; never exported. */
 #ifndef SSEP_INTERNAL_H
 #define SSEP_INTERNAL_H

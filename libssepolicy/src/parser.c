@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * Incremental parser for text/event-stream, following the WHATWG HTML
  * "server-sent events" interpretation rules.
  *

@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+// Copyright 2025-2026 The mod_sse_proxy authors
+// SPDX-License-Identifier: Apache-2.0
+
 // Headless Chromium for the browser tests (test_browser.py):
 //
 //   node drive.mjs <scenario> '<json arguments>'

@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Real EventSources in headless Chromium through httpd + mod_sse_proxy.
 
 Each test starts its own httpd (event MPM, the built module) and

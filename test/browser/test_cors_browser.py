@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Cross-origin EventSources in headless Chromium: SSEProxyAllowOrigin and
 SSEProxyAllowCredentials as a browser enforces them.
 

@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * libFuzzer target for the argument parsers of the module's directives
  * (sse_validate.c).  The first input byte picks the directive (every
  * byte value picks one), the rest is its argument.  Every parser must

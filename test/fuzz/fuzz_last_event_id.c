@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * libFuzzer target for the Last-Event-ID check.  The input is the header
  * value, NUL bytes included, exactly sized so that ASan sees any read
  * past it.  A value the check accepts goes verbatim into the request

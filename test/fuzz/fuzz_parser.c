@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * libFuzzer target for the SSE parser.  The first input byte picks the
  * limits and the chunking; the rest is the stream.  Checked properties:
  * no crash, no leak, errors only as documented, collect and scan modes

@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * libFuzzer target for the strategy-string parser, the name parsers and
  * the backoff arithmetic fed with whatever strategy parsing accepted.
  */

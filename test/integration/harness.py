@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Real processes for the integration tests: an httpd with the built
 module, sse-origin instances, and small raw-socket clients.
 

@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """What /proc says about processes: which match, and their CPU time,
 threads, memory and open descriptors.  The servers under test run in
 process groups of their own (see harness.py), so a group is the server,

@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The whole integration suite again with SSEProxyAsync off: every
 stream keeps its worker thread, as on MPMs that cannot suspend."""
 import os

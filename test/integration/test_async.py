@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Streams that wait without a thread: more streams than MaxRequestWorkers
 through a deliberately small event MPM, and graceful restart and stop
 with hundreds of them open."""

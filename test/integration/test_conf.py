@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The shipped configuration files are valid for a real httpd."""
 import os
 import subprocess

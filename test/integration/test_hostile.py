@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Hostile peers: every case ends bounded, logged, and harms no other
 stream."""
 import os

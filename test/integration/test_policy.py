@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The failure policy: classified, quality-scaled backoff of balancer
 members, failover, and answers an EventSource can act on."""
 import os

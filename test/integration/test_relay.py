@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The relay: real httpd (event MPM) + mod_sse_proxy + real origins."""
 import json
 import os

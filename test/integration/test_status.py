@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The sse-proxy-status handler: JSON, Prometheus text and HTML, and the
 access-log notes."""
 import json

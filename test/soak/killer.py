@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Origins killed with SIGKILL and brought back on their ports, at random
 but replayable: the whole schedule follows from the seed, the interval
 and the length of the phase, so a failing run can be run again as it was.

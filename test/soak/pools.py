@@ -1,4 +1,7 @@
 #!/usr/bin/env python3
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """What holds an httpd child's memory: its APR pools, counted by tag.
 
     python3 test/soak/pools.py PID...

@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The soak's httpd: how many threads and connections it is given for a
 number of streams, and the balancer it relays them through.
 

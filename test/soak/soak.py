@@ -1,4 +1,7 @@
 #!/usr/bin/env python3
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """make soak: many EventSource clients held through one httpd (event MPM,
 this tree's module) and a balancer of two sse-origins, while the origins
 are killed with SIGKILL and brought back at random.  It passes when httpd

@@ -1,3 +1,6 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The soak's pass criteria, each checked against what the run measured,
 and the summary that reports them."""
 

@@ -1,4 +1,7 @@
 #!/bin/sh
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
 # The shared library must export the ssep_* API and nothing else.
 lib=$(ls "${top_builddir:-.}"/libssepolicy/.libs/libssepolicy.so.* 2>/dev/null | head -n 1)
 if [ -z "$lib" ]; then

@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* The module's member table (sse_member_table.c): keyed by the whole
  * balancer and member names, as long as httpd allows them. */
 #include <stdio.h>

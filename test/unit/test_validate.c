@@ -1,3 +1,8 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
 /* The module's directive and Last-Event-ID validators (sse_validate.c). */
 #include <string.h>
 
