@@ -196,15 +196,29 @@ static int member_failed(request_rec *r, proxy_worker *worker,
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
+/* The client is told to come back later, here and now.  Returning 503
+ * to mod_proxy instead would make it put a balancer member in error
+ * itself (proxy_handler() does so for every 503 of a scheme handler), for
+ * its whole retry= window: that is for members the policy backed off. */
+static int answer_here(request_rec *r, proxy_worker *worker, ssep_class cls)
+{
+    sse_dir_conf *dconf = ap_get_module_config(r->per_dir_config,
+                                               &sse_proxy_module);
+
+    return sse_answer_unavailable(r, dconf, server_conf(r), worker, cls);
+}
+
 /* The member answered with a status the operator counts against it.
- * The client gets the policy's answer, from another member when this one
- * was backed off (mod_proxy fails over only from a member in error). */
+ * When that backed it off, mod_proxy fails over to another member (503);
+ * otherwise the member stays in and the client gets the policy's answer
+ * at once. */
 static int member_answered_failure(request_rec *r, proxy_worker *worker,
                                    int status, ssep_class cls)
 {
-    sse_member_status_failure(r, worker, status, cls, server_conf(r));
     apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
-    return HTTP_SERVICE_UNAVAILABLE;
+    if (sse_member_status_failure(r, worker, status, cls, server_conf(r)))
+        return HTTP_SERVICE_UNAVAILABLE;
+    return answer_here(r, worker, cls);
 }
 
 /* Starts relaying an answer the policy accepted: the head, the stream
@@ -359,7 +373,9 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     t.proxyname = proxyname;
     t.proxyport = proxyport;
     if (sse_async_pool_exhausted(r, worker)) {
-        status = HTTP_SERVICE_UNAVAILABLE;
+        /* busy, not sick: clients filling a member's max= must not take
+         * it out */
+        status = answer_here(r, worker, SSEP_CLASS_PROXY);
         goto cleanup;
     }
     status = ap_proxy_acquire_connection(scheme, &backend, worker, r->server);

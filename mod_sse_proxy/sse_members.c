@@ -346,12 +346,11 @@ apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
 }
 
 /* How many members of worker's balancer status failures may keep out at
- * once, and how many others are out now.  Read without a lock, as
- * mod_proxy reads them. */
-static void balancer_census(request_rec *r, proxy_worker *worker,
+ * once, and how many others are out now.  Under the lock, so that two
+ * status failures at once cannot both see room for one more. */
+static void balancer_census(proxy_balancer *balancer, proxy_worker *worker,
                             apr_int64_t share, int *allowed, int *out)
 {
-    proxy_balancer *balancer = sse_request_balancer_rec(r);
     apr_time_t now = apr_time_now();
     int i, total = 1;
 
@@ -372,14 +371,12 @@ int sse_member_status_failure(request_rec *r, proxy_worker *worker,
                               int status, ssep_class cls,
                               const sse_server_conf *sc)
 {
+    proxy_balancer *balancer = sse_request_balancer_rec(r);
     sse_member_state *m;
     int allowed, out, backed_off = 0;
 
     SSE_STAT_ADD(errors[cls], 1);
-    if (!ssep_policy_strategy(&sc->policy, cls))
-        return 0;
-    balancer_census(r, worker, sc->failure_share, &allowed, &out);
-    if (!with_lock(r))
+    if (!ssep_policy_strategy(&sc->policy, cls) || !with_lock(r))
         return 0;
     m = request_member(r, worker);
     if (!m)
@@ -394,6 +391,7 @@ int sse_member_status_failure(request_rec *r, proxy_worker *worker,
                       m->status_streak, sc->failure_streak);
         goto unlock;
     }
+    balancer_census(balancer, worker, sc->failure_share, &allowed, &out);
     if (out >= allowed) {
         if (!m->held_in)
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,

@@ -1,4 +1,9 @@
 /*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
  * sse-origin: a Server-Sent Events origin for integration tests, the demo
  * and benchmarks.
  *
@@ -50,6 +55,7 @@
 #define MAX_NAME      64
 #define MAX_LEI_KEEP  512
 #define MAX_TYPE      256
+#define MAX_HVAL      1024       /* location=, set_cookie= after decoding */
 #define MAX_RATE      1e7
 #define MAX_MS        (1000ULL * 86400 * 365)
 #define NS_PER_MS     ((int64_t)1000000)
@@ -1341,12 +1347,14 @@ static void respond_text(struct conn *c, const struct req *r, int status,
     respond(c, r, status, "text/plain", NULL, text, strlen(text), force_close);
 }
 
-static void respond_status(struct conn *c, const struct req *r, int status)
+/* extra: further header lines (each ending in CRLF), or NULL. */
+static void respond_status(struct conn *c, const struct req *r, int status,
+                           const char *extra)
 {
     char body[64];
 
     snprintf(body, sizeof(body), "status %d\n", status);
-    respond_text(c, r, status, body, 0);
+    respond(c, r, status, "text/plain", extra, body, strlen(body), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1438,6 +1446,26 @@ static int param_type(struct qparam *qp, char *dst, size_t cap)
     return 0;
 }
 
+/* A value that becomes a whole response header value: 1 to MAX_HVAL bytes
+ * once decoded, without control characters (so no CR or LF). */
+static int param_header(struct qparam *qp, char *dst)
+{
+    char tmp[3 * MAX_HVAL + 1];
+    size_t i, n;
+
+    /* every decoded byte takes at most three encoded ones */
+    if (qp->val.n == 0 || qp->val.n > 3 * MAX_HVAL)
+        return -1;
+    n = pct_decode(tmp, qp->val.p, qp->val.n);
+    if (n == 0 || n > MAX_HVAL)
+        return -1;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)tmp[i] < 0x20 || tmp[i] == 0x7f)
+            return -1;
+    memcpy(dst, tmp, n + 1);
+    return 0;
+}
+
 struct sopts {
     double rate;
     uint64_t count, size, start, first_delay_ms, silent_ms, head_delay_ms;
@@ -1445,6 +1473,7 @@ struct sopts {
     int has_count, has_gap_after, has_gap_ms, has_status, has_huge, has_retry;
     int noid, close_mid, comment, crlf, te_close;
     char type[MAX_TYPE];
+    char location[MAX_HVAL + 1], set_cookie[MAX_HVAL + 1];
 };
 
 /* Fills o from the query; on a bad value writes a message into err. */
@@ -1508,6 +1537,11 @@ static int parse_stream_opts(struct slice q, struct sopts *o, char *err,
             o->te_close = slice_eq(qp.val, "close");
         } else if (slice_eq(k, "type")) {
             bad = param_type(&qp, o->type, sizeof(o->type));
+        } else if (slice_eq(k, "location")) {
+            bad = param_header(&qp, o->location);
+        } else if (slice_eq(k, "set_cookie")) {
+            /* one cookie: a second one would silently replace the first */
+            bad = o->set_cookie[0] || param_header(&qp, o->set_cookie);
         }
         /* Unknown parameters are ignored so that cache-busters pass. */
         if (bad)
@@ -1578,7 +1612,17 @@ static void start_stream(struct conn *c, const struct req *r)
         return;
     }
     if (o.has_status) {
-        respond_status(c, r, (int)o.status);
+        char extra[2 * MAX_HVAL + 32];
+        size_t len = 0;
+
+        extra[0] = '\0';
+        if (o.location[0])
+            len += (size_t)snprintf(extra, sizeof(extra), "Location: %s\r\n",
+                                    o.location);
+        if (o.set_cookie[0])
+            snprintf(extra + len, sizeof(extra) - len, "Set-Cookie: %s\r\n",
+                     o.set_cookie);
+        respond_status(c, r, (int)o.status, extra);
         return;
     }
     chunked = r->minor >= 1 && !o.te_close;
@@ -1828,7 +1872,7 @@ static void handle_request(struct conn *c, const struct req *r)
     switch (rt) {
     case R_HEALTH:
         if (g.mode == MODE_STATUS)
-            respond_status(c, r, g.status_code);
+            respond_status(c, r, g.status_code, NULL);
         else
             respond_text(c, r, 200, "ok\n", 0);
         return;
@@ -1840,7 +1884,7 @@ static void handle_request(struct conn *c, const struct req *r)
         return;
     case R_EVENTS:
         if (g.mode == MODE_STATUS)
-            respond_status(c, r, g.status_code);
+            respond_status(c, r, g.status_code, NULL);
         else
             start_stream(c, r);
         return;
