@@ -32,6 +32,7 @@
 
 #include "sse_async.h"
 #include "sse_stream.h"
+#include "sse_thread_mark.h"
 #include "sse_watcher.h"
 
 APLOG_USE_MODULE(sse_proxy);
@@ -87,26 +88,24 @@ static int can_suspend(request_rec *r)
            && !r->header_only;
 }
 
-/* The end of a suspended connection: the MPM counts it as suspended
- * until its pool is destroyed, which closes the socket too. */
-static void close_connection(conn_rec *c)
-{
-    c->cs->state = CONN_STATE_SUSPENDED;
-    sse_watcher_bury(c, ap_start_lingering_close(c) ? 0 : LINGER);
-}
-
 static void finish(sse_stream *st)
 {
     request_rec *r = st->r;
     conn_rec *c = r->connection;
+    sse_thread_mark *suspender = st->suspender;
+    apr_uint32_t jobs = st->suspender_jobs;
 
     /* its sockets leave the watch before the backend's is released */
     sse_waiter_retire(st->waiter);
     sse_stream_complete(st);
     ap_finalize_request_protocol(r);
-    /* logs the request and destroys its pool */
+    /* logs the request and destroys its pool (and st with it) */
     ap_process_request_after_handler(r);
-    close_connection(c);
+    /* The MPM counts the connection as suspended until its pool's
+     * cleanups run, which close the socket too. */
+    c->cs->state = CONN_STATE_SUSPENDED;
+    sse_watcher_bury(c, ap_start_lingering_close(c) ? 0 : LINGER, suspender,
+                     jobs);
 }
 
 /* The watcher could not take the stream: it goes on in this thread. */
@@ -114,6 +113,7 @@ static void resume_sync(void *baton)
 {
     sse_stream *st = baton;
 
+    sse_thread_starts_job();
     sse_relay_follow(st->relay);
     finish(st);
 }
@@ -141,6 +141,7 @@ static void resume(void *baton)
 {
     sse_stream *st = baton;
 
+    sse_thread_starts_job();
     if (sse_relay_wake(st->relay, sse_waiter_backend_ready(st->waiter),
                        sse_waiter_client_ready(st->waiter))
         == SSE_RELAY_WAITING)
@@ -215,7 +216,8 @@ int sse_async_pool_exhausted(request_rec *r, proxy_worker *worker)
         return 0;
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                   "SSE00055: %s: all %d connections (max=) are held by "
-                  "streams; answering 503 rather than waiting",
+                  "streams; the client is told to come back rather than "
+                  "wait",
                   worker->s->name_ex, worker->s->hmax);
     return 1;
 }
@@ -283,19 +285,43 @@ static int async_handler(request_rec *r)
 }
 
 /* The MPM let go of the connection: only now may another thread resume
- * the stream (the handler's thread was still on it until here). */
+ * the stream (the handler's thread was still on it until here).  This
+ * thread goes on writing to the connection's memory after the hooks
+ * (event.c: notify_suspend(), worker_thread()): its job count now tells
+ * when it has stopped. */
 static void suspend_connection(conn_rec *c, request_rec *r)
 {
     sse_stream *st;
 
-    (void)c;
-    if (!r)
+    if (!r || !c->cs || c->cs->state != CONN_STATE_SUSPENDED)
         return;
     st = ap_get_module_config(r->request_config, &sse_proxy_module);
     if (st && st->waiter && !st->armed) {
+        st->suspender = sse_thread_mark_mine();
+        if (st->suspender)
+            st->suspender_jobs = sse_thread_mark_jobs(st->suspender);
         st->armed = 1;
         arm(st);
     }
+}
+
+/* Every job a worker starts after suspending a connection begins with
+ * one of these (a new connection, an existing one, or our own timed
+ * callbacks, counted where they run). */
+static conn_rec *thread_takes_new_connection(apr_pool_t *p, server_rec *s,
+                                             apr_socket_t *csd, long id,
+                                             void *sbh,
+                                             apr_bucket_alloc_t *alloc)
+{
+    (void)p; (void)s; (void)csd; (void)id; (void)sbh; (void)alloc;
+    sse_thread_starts_job();
+    return NULL;
+}
+
+static void thread_resumes_connection(conn_rec *c, request_rec *r)
+{
+    (void)c; (void)r;
+    sse_thread_starts_job();
 }
 
 void sse_async_register_hooks(void)
@@ -303,6 +329,12 @@ void sse_async_register_hooks(void)
     static const char *const before_proxy[] = { "mod_proxy.c", NULL };
 
     ap_hook_handler(async_handler, NULL, before_proxy, APR_HOOK_FIRST);
+    /* last: a hook after ours could be handed a request that another
+     * thread has already finished */
     ap_hook_suspend_connection(suspend_connection, NULL, NULL,
-                               APR_HOOK_MIDDLE);
+                               APR_HOOK_REALLY_LAST);
+    ap_hook_create_connection(thread_takes_new_connection, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_resume_connection(thread_resumes_connection, NULL, NULL,
+                              APR_HOOK_MIDDLE);
 }

@@ -30,6 +30,10 @@ typedef struct sse_stream {
     sse_relay_result    result;
     struct sse_waiter  *waiter;      /* while it waits without a thread */
     int                 armed;       /* handed to the watcher once */
+    /* The thread that suspended the connection, and its job count then:
+     * the connection's memory is freed only once that count moved. */
+    struct sse_thread_mark *suspender;
+    apr_uint32_t        suspender_jobs;
 } sse_stream;
 
 /* The stream state of r, created on first use. */

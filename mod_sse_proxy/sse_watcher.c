@@ -55,12 +55,6 @@ APLOG_USE_MODULE(sse_proxy);
 #define DEADLINE_SLACK apr_time_from_msec(100)
 /* How often the watcher looks whether httpd is stopping. */
 #define STATE_CHECK apr_time_from_sec(1)
-/* The MPM tells modules that a connection is suspended, then marks it so
- * in memory of the connection's pool: a stream can be resumed and end in
- * between.  The pool (and with it the MPM's record) goes only once the
- * MPM has cleared c->sbh, the first of those marks, and this long after
- * the stream ended, far more than the next store takes. */
-#define SETTLE apr_time_from_sec(1)
 #define EVENTS_PER_WAIT 256
 /* How long a worker that emptied the ready queue waits for more before
  * going back to the MPM: while it waits, the watcher hands it streams
@@ -98,13 +92,22 @@ struct sse_waiter {
     int            listed;
 };
 
-/* A finished connection whose pool goes once its time comes. */
+/* A finished connection.  Once its time comes its pool is cleared: the
+ * cleanups run (the socket closes, the MPM counts the connection gone)
+ * and every block but the pool's first goes back.  The first block holds
+ * what the suspending thread may still write after the hooks (the MPM's
+ * connection state, the conn_rec, the socket record), and apr_pool_clear
+ * keeps it; it goes with apr_pool_destroy once that thread has started
+ * another job.  A thread that never does (idle until the child exits)
+ * keeps one such block: the MPM never destroys these pools itself. */
 typedef struct grave grave;
 struct grave {
-    grave      *next;
-    conn_rec   *c;
-    apr_time_t  settled;   /* the MPM is done with it (see SETTLE) */
-    apr_time_t  when;      /* and the client had time to close first */
+    grave           *next;
+    long             id;         /* c->id, for the log */
+    apr_pool_t      *pool;
+    apr_time_t       when;       /* the client had time to close first */
+    sse_thread_mark *suspender;  /* NULL: never provably done */
+    apr_uint32_t     jobs;       /* its count when it suspended c */
 };
 
 static struct {
@@ -118,7 +121,8 @@ static struct {
     sse_waiter         *ready, *ready_tail;
     int                 draining, max_draining, waiting;
     sse_waiter         *retired;
-    grave              *graves;
+    grave              *graves;      /* buried, not yet due */
+    grave              *shells;      /* cleared; the watcher's alone */
     apr_time_t          next_scan;
     unsigned long       batch;
     volatile int        exiting;
@@ -264,19 +268,21 @@ void sse_waiter_retire(sse_waiter *wt)
     apr_thread_mutex_unlock(w.mutex);
 }
 
-void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger)
+void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger,
+                      sse_thread_mark *suspender, apr_uint32_t jobs)
 {
-    grave *g = malloc(sizeof(*g));
-    apr_time_t now = apr_time_now();
+    grave *g = calloc(1, sizeof(*g));
 
     if (!g) {   /* better a leaked connection than a crash */
         ap_log_cerror(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, c,
                       "SSE00056: cannot release a finished connection");
         return;
     }
-    g->c = c;
-    g->settled = now + SETTLE;
-    g->when = linger > SETTLE ? now + linger : g->settled;
+    g->id = c->id;
+    g->pool = c->pool;
+    g->when = apr_time_now() + linger;
+    g->suspender = suspender;
+    g->jobs = jobs;
     apr_thread_mutex_lock(w.mutex);
     g->next = w.graves;
     w.graves = g;
@@ -400,8 +406,8 @@ static grave *take_graves(apr_time_t now, int stopping)
 
     while (*gp) {
         grave *g = *gp;
-        apr_time_t due = stopping ? g->settled : g->when;
-        if (now >= due && !g->c->sbh) {
+        apr_time_t due = stopping ? now : g->when;
+        if (now >= due) {
             *gp = g->next;
             g->next = ready;
             ready = g;
@@ -413,6 +419,54 @@ static grave *take_graves(apr_time_t now, int stopping)
         }
     }
     return ready;
+}
+
+/* The suspending thread has started another job since: nothing of the
+ * MPM's uses the connection's memory any more. */
+static int suspender_moved_on(const grave *g)
+{
+    return g->suspender && sse_thread_mark_jobs(g->suspender) != g->jobs;
+}
+
+static void free_grave(grave *g)
+{
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                 "SSE00061: connection %ld freed", g->id);
+    apr_pool_destroy(g->pool);
+    free(g);
+}
+
+/* On the watcher: due graves are freed, or cleared when their
+ * suspending thread has not moved on yet; shells whose thread has moved
+ * on are freed. */
+static void release(grave *due)
+{
+    grave **gp;
+
+    while (due) {
+        grave *g = due;
+        due = g->next;
+        if (suspender_moved_on(g)) {
+            free_grave(g);
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                     "SSE00060: connection %ld released; its memory waits "
+                     "for the thread that suspended it", g->id);
+        apr_pool_clear(g->pool);
+        g->next = w.shells;
+        w.shells = g;
+    }
+    for (gp = &w.shells; *gp;) {
+        grave *g = *gp;
+        if (suspender_moved_on(g)) {
+            *gp = g->next;
+            free_grave(g);
+        }
+        else {
+            gp = &g->next;
+        }
+    }
 }
 
 /* Under w.mutex: queues the picked streams, wakes waiting workers;
@@ -510,12 +564,7 @@ static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
 
         while (more-- > 0)
             ap_mpm_register_timed_callback(0, drain, NULL);
-        while (graves) {
-            grave *g = graves;
-            graves = g->next;
-            apr_pool_destroy(g->c->pool);
-            free(g);
-        }
+        release(graves);
         while (retired) {
             sse_waiter *wt = retired;
             retired = wt->next;
@@ -571,8 +620,9 @@ apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
     if (rv != APR_SUCCESS)
         return rv;
     w.running = 1;
-    apr_pool_cleanup_register(pchild, NULL, stop_watcher,
-                              apr_pool_cleanup_null);
+    /* before pchild's subpools go (mod_proxy's connection pools among
+     * them): the watcher may be using them until it has stopped */
+    apr_pool_pre_cleanup_register(pchild, NULL, stop_watcher);
     return APR_SUCCESS;
 }
 
@@ -622,9 +672,10 @@ void sse_waiter_retire(sse_waiter *wt)
     (void)wt;
 }
 
-void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger)
+void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger,
+                      sse_thread_mark *suspender, apr_uint32_t jobs)
 {
-    (void)c; (void)linger;
+    (void)c; (void)linger; (void)suspender; (void)jobs;
 }
 
 #endif /* SSE_HAVE_WATCHER */

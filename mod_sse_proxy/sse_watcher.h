@@ -11,6 +11,8 @@
 #include "httpd.h"
 #include "apr_network_io.h"
 
+#include "sse_thread_mark.h"
+
 typedef struct sse_waiter sse_waiter;
 
 /* Called on a worker thread for each ready stream. */
@@ -38,8 +40,12 @@ int sse_waiter_client_ready(const sse_waiter *wt);
  * freed once the watcher can no longer hold an event for it. */
 void sse_waiter_retire(sse_waiter *wt);
 
-/* Destroys a finished suspended connection's pool (closing its socket)
- * after linger, and only once the MPM is done with it. */
-void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger);
+/* Gives a finished suspended connection back: after linger (at once
+ * when httpd is stopping) its pool is cleared, which closes the socket
+ * and ends the MPM's count of it; the memory goes only once suspender,
+ * the thread that suspended it, has started another job than the one it
+ * had when its count was jobs (see sse_thread_mark.h). */
+void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger,
+                      sse_thread_mark *suspender, apr_uint32_t jobs);
 
 #endif
