@@ -371,13 +371,15 @@ class RawClient:
     """A raw-socket HTTP/1.1 client that records when each chunk of a
     chunked response arrives."""
 
-    def __init__(self, port, path, headers=None, method="GET", timeout=10):
+    def __init__(self, port, path, headers=None, method="GET", timeout=10,
+                 body=b""):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout)
         self.sock.settimeout(timeout)
         lines = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1:%d" % port]
         for k, v in (headers or {}).items():
             lines.append("%s: %s" % (k, v))
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+                          + body)
         self.buf = b""
         self.resp = RawResponse()
         self.method = method
