@@ -121,11 +121,13 @@ class OriginAiTest(unittest.TestCase):
                       body=b"{}")
         c.read_chunk()          # the role chunk; then the model thinks
         c.close()
+        conn = [x["conn"] for x in log_lines(self.o, "LLM")
+                if x["think_ms"] == "60000"][0]
         closes = wait_for(lambda: [x for x in log_lines(self.o, "CLOSE")
-                                   if "tokens_sent" in x
-                                   and x["by"] == "peer"],
+                                   if x["conn"] == conn],
                           timeout=5, what="the CLOSE line")
-        self.assertEqual(closes[-1]["tokens_sent"], "0")
+        self.assertEqual((closes[0]["by"], closes[0]["tokens_sent"]),
+                         ("peer", "0"))
 
     def test_mcp_session(self):
         resp, body = self.post("/mcp", b'{"jsonrpc":"2.0","id":7,'
