@@ -141,7 +141,6 @@ static void resume(void *baton)
 {
     sse_stream *st = baton;
 
-    sse_thread_starts_job();
     if (sse_relay_wake(st->relay, sse_waiter_backend_ready(st->waiter),
                        sse_waiter_client_ready(st->waiter))
         == SSE_RELAY_WAITING)

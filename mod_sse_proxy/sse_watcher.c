@@ -295,6 +295,7 @@ void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger,
 static void drain(void *baton)
 {
     (void)baton;
+    sse_thread_starts_job();    /* once per job, not per stream */
     apr_thread_mutex_lock(w.mutex);
     for (;;) {
         sse_waiter *wt = w.ready;

@@ -132,26 +132,23 @@ class Origin:
         except FileNotFoundError:
             return []
 
-    def requests(self):
-        """Parsed REQ lines of the origin log."""
+    def lines(self, word):
+        """The key=value fields (and "ms", the time) of the origin log's
+        lines of one kind: "REQ", "CLOSE", "BODY", "LLM" ..."""
         out = []
         for line in self.log():
             parts = line.split(" ")
-            if len(parts) > 2 and parts[1] == "REQ":
+            if len(parts) > 2 and parts[1] == word:
                 fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
                 fields["ms"] = int(parts[0])
                 out.append(fields)
         return out
 
+    def requests(self):
+        return self.lines("REQ")
+
     def closes(self):
-        out = []
-        for line in self.log():
-            parts = line.split(" ")
-            if len(parts) > 2 and parts[1] == "CLOSE":
-                fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
-                fields["ms"] = int(parts[0])
-                out.append(fields)
-        return out
+        return self.lines("CLOSE")
 
     def stop(self):
         _kill(self.proc)

@@ -113,14 +113,6 @@ class AbuseBase(unittest.TestCase):
                         .startswith("text/event-stream"), resp.headers)
         self.assertIsNotNone(retry_of(body), body)
 
-    def origin_lines(self, origin, word):
-        """key=value fields of the origin's log lines of one kind."""
-        out = []
-        for line in origin.log():
-            parts = line.split(" ")
-            if len(parts) > 2 and parts[1] == word:
-                out.append(dict(p.split("=", 1) for p in parts[2:] if "=" in p))
-        return out
 
 
 class ProvokedAnswersTest(AbuseBase):
@@ -167,8 +159,8 @@ SSEProxyJitter none
         # they really reached the origins, as what the route made of them
         paths_seen, statuses = [], []
         for o in self.o:
-            reqs = [f["path"] for f in self.origin_lines(o, "REQ")]
-            resps = [f["status"] for f in self.origin_lines(o, "RESP")]
+            reqs = [f["path"] for f in o.lines("REQ")]
+            resps = [f["status"] for f in o.lines("RESP")]
             self.assertGreater(resps.count("404"), 0, o.name + ": no 404")
             self.assertGreater(resps.count("500"), 0, o.name + ": no 500")
             paths_seen += reqs

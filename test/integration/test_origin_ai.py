@@ -23,15 +23,6 @@ def fnv1a64(data):
     return "%016x" % h
 
 
-def log_lines(origin, word):
-    out = []
-    for line in origin.log():
-        parts = line.split(" ")
-        if len(parts) > 2 and parts[1] == word:
-            out.append(dict(p.split("=", 1) for p in parts[2:] if "=" in p))
-    return out
-
-
 class Raw:
     """A request written by hand, so that framing and Expect are ours."""
 
@@ -86,7 +77,7 @@ class OriginAiTest(unittest.TestCase):
         r.sock.sendall(b"0\r\n\r\n")
         self.assertIn(b" 200 ", r.head())
         r.close()
-        got = wait_for(lambda: [b for b in log_lines(self.o, "BODY")
+        got = wait_for(lambda: [b for b in self.o.lines("BODY")
                                 if b["bytes"] == str(len(body))],
                        what="the BODY line")
         self.assertEqual(got[0]["fnv"], fnv1a64(body))
@@ -121,9 +112,9 @@ class OriginAiTest(unittest.TestCase):
                       body=b"{}")
         c.read_chunk()          # the role chunk; then the model thinks
         c.close()
-        conn = [x["conn"] for x in log_lines(self.o, "LLM")
+        conn = [x["conn"] for x in self.o.lines("LLM")
                 if x["think_ms"] == "60000"][0]
-        closes = wait_for(lambda: [x for x in log_lines(self.o, "CLOSE")
+        closes = wait_for(lambda: [x for x in self.o.lines("CLOSE")
                                    if x["conn"] == conn],
                           timeout=5, what="the CLOSE line")
         self.assertEqual((closes[0]["by"], closes[0]["tokens_sent"]),
