@@ -75,6 +75,14 @@ mod_sse_proxy demo on http://$host:$port/  (origins on 127.0.0.1:$o1 and :$o2)
   curl -N 'http://$host:$port/events?rate=10&size=100'
   curl -N -H 'Last-Event-ID: 100' http://$host:$port/events     resumes at id 101
   curl -N --http2-prior-knowledge http://$host:$port/stream     the same over HTTP/2 (h2c)
+  http://$host:$port/chat.html                        a chat page reading a POST token stream (fetch)
+  curl -N http://$host:$port/v1/chat/completions -d '{"stream":true}'    LLM tokens
+  curl -N 'http://$host:$port/v1/chat/completions?think_ms=8000&tokens=30' -d '{"stream":true}'
+                                                      a model that thinks 8 s first
+  curl -i http://$host:$port/mcp -H 'Accept: application/json, text/event-stream' \
+       -d '{"jsonrpc":"2.0","id":1,"method":"initialize"}'   an MCP session (see Mcp-Session-Id)
+  curl -N http://$host:$port/mcp -H 'Mcp-Session-Id: <id>' -H 'Accept: application/json, text/event-stream' \
+       -d '{"jsonrpc":"2.0","id":2,"method":"tools/call"}'    served by the member that made it
   http://$host:$port/sse-status                       what the policy sees and decides
   curl 'http://$host:$port/origin1/control?mode=status&status=503'   make origin 1 fail
   curl 'http://$host:$port/origin1/control?mode=normal'              and recover

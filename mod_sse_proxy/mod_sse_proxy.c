@@ -28,6 +28,8 @@
 #include "sse_cors.h"
 #include "sse_members.h"
 #include "sse_relay.h"
+#include "sse_reqbody.h"
+#include "sse_sessions.h"
 #include "sse_stats.h"
 #include "sse_status.h"
 #include "sse_stream.h"
@@ -35,18 +37,10 @@
 
 module AP_MODULE_DECLARE_DATA sse_proxy_module;
 
-static int request_has_body(request_rec *r)
-{
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
-
-    return apr_table_get(r->headers_in, "Transfer-Encoding")
-           || (cl && strcmp(cl, "0") != 0);
-}
-
 /* Why an attempt failed before the client got a byte. */
 typedef struct {
     ssep_condition cond;
-    int            status;   /* the backend's status, 0 if none */
+    int            client;   /* the client's part failed, or it left */
 } attempt_failure;
 
 static ssep_condition condition_of(apr_status_t rv, int is_ssl)
@@ -80,7 +74,8 @@ typedef struct {
 static int exchange_head(request_rec *r, proxy_conn_rec *backend,
                          proxy_worker *worker, proxy_server_conf *conf,
                          target *t, char *url, const char *scheme,
-                         sse_response *resp, apr_interval_time_t *connect_time,
+                         sse_reqbody *body, sse_response *resp,
+                         apr_interval_time_t *connect_time,
                          attempt_failure *fail)
 {
     int attempt;
@@ -126,18 +121,43 @@ static int exchange_head(request_rec *r, proxy_conn_rec *backend,
             return HTTP_SERVICE_UNAVAILABLE;
         }
         status = sse_backend_send_request(r, backend, worker, conf, t->uri,
-                                          t->locurl, t->server_portstr);
+                                          t->locurl, t->server_portstr, body);
         if (status == OK) {
-            rv = sse_backend_read_head(r, backend, resp);
+            apr_time_t sent = apr_time_now();
+
+            rv = sse_backend_await_head(r, backend);
+            if (APR_STATUS_IS_ECONNABORTED(rv)) {
+                /* an inference server stops generating once its
+                 * connection closes */
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                              "SSE00067: client left before %s answered; "
+                              "closing the backend connection",
+                              worker->s->name_ex);
+                backend->close = 1;
+                fail->client = 1;
+                apr_table_setn(r->notes, "sse-end", "client");
+                return DONE;
+            }
             if (rv == APR_SUCCESS)
+                rv = sse_backend_read_head(r, backend, resp);
+            if (rv == APR_SUCCESS) {
+                resp->ttfb = apr_time_now() - sent;
                 return OK;
+            }
+        } else if (status != HTTP_BAD_GATEWAY
+                   && status != HTTP_GATEWAY_TIME_OUT) {
+            /* the client's body failed (413, 400) or the client left */
+            backend->close = 1;
+            fail->client = 1;
+            return status;
         } else {
-            rv = APR_ECONNRESET;
+            rv = status == HTTP_GATEWAY_TIME_OUT ? APR_TIMEUP
+                                                 : APR_ECONNRESET;
         }
         backend->close = 1;
         fail->cond = condition_of(rv, backend->is_ssl);
         if (!reused || rv == APR_EGENERAL || rv == APR_ENOSPC
-            || APR_STATUS_IS_TIMEUP(rv)) {
+            || APR_STATUS_IS_TIMEUP(rv) || sse_reqbody_spent(body)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                           "SSE00004: no valid response head from %s (%s)",
                           worker->s->name_ex, ssep_condition_name(fail->cond));
@@ -205,20 +225,7 @@ static int answer_here(request_rec *r, proxy_worker *worker, ssep_class cls)
     sse_dir_conf *dconf = ap_get_module_config(r->per_dir_config,
                                                &sse_proxy_module);
 
-    return sse_answer_unavailable(r, dconf, server_conf(r), worker, cls);
-}
-
-/* The member answered with a status the operator counts against it.
- * When that backed it off, mod_proxy fails over to another member (503);
- * otherwise the member stays in and the client gets the policy's answer
- * at once. */
-static int member_answered_failure(request_rec *r, proxy_worker *worker,
-                                   int status, ssep_class cls)
-{
-    apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
-    if (sse_member_status_failure(r, worker, status, cls, server_conf(r)))
-        return HTTP_SERVICE_UNAVAILABLE;
-    return answer_here(r, worker, cls);
+    return sse_answer_unavailable(r, dconf, server_conf(r), worker, cls, -1);
 }
 
 /* Starts relaying an answer the policy accepted: the head, the stream
@@ -295,6 +302,13 @@ static int relay_answer(sse_stream *st, const sse_response *resp)
         relay_close(st, rl);
         return 0;
     }
+    /* A connection whose stream waited without a thread is closed when
+     * the stream ends (httpd cannot take it back for keep-alive): the
+     * head says so, or a client would send its next request on it.  Set
+     * in the headers, not on the connection, so that the body stays
+     * chunked and a clean end stays distinguishable from a broken one
+     * (ap_set_keepalive() decides chunking before it reads this). */
+    apr_table_setn(st->r->headers_out, "Connection", "close");
     if (sse_relay_begin(rl, &st->result) == SSE_RELAY_WAITING
         && sse_relay_pump(rl) == SSE_RELAY_WAITING) {
         st->relay = rl;
@@ -326,6 +340,52 @@ sse_stream *sse_stream_of(request_rec *r)
     return st;
 }
 
+/* Whether a failed attempt may go on to another member: not once part
+ * of a body that was not kept went to this one, nor for a session that
+ * lives on this member only. */
+static int may_fail_over(request_rec *r, const sse_stream *st)
+{
+    return !sse_reqbody_spent(st->body) && !sse_sessions_pinned(r);
+}
+
+/* The member failed before answering. */
+static int attempt_failed(request_rec *r, sse_stream *st, ssep_class cls)
+{
+    if (may_fail_over(r, st))
+        return member_failed(r, st->worker, cls);
+    sse_member_failure(r, st->worker, cls, &server_conf(r)->policy);
+    apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
+    if (sse_sessions_pinned(r))
+        return sse_sessions_lost(r, st->dconf, st->worker,
+                                 "its member failed");
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "SSE00068: %" APR_OFF_T_FMT " bytes of the request body "
+                  "already went to %s, which failed; not retried on another "
+                  "member", sse_reqbody_bytes(st->body),
+                  st->worker->s->name_ex);
+    return HTTP_BAD_GATEWAY;
+}
+
+/* The member answered with a status the operator counts against it. */
+static int counted_answer(request_rec *r, sse_stream *st,
+                          const sse_response *resp, ssep_class cls)
+{
+    apr_int64_t floor_ms = sse_backend_retry_after(resp);
+
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "SSE00006: backend %s answered %d", st->worker->s->name_ex,
+                  resp->status);
+    apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
+    if (sse_member_status_failure(r, st->worker, resp->status, cls, floor_ms,
+                                  server_conf(r))
+        && may_fail_over(r, st))
+        return HTTP_SERVICE_UNAVAILABLE;
+    /* the member stays in, or the request cannot go elsewhere: the
+     * client is told when to come back, here and now (see answer_here) */
+    return sse_answer_unavailable(r, st->dconf, server_conf(r), st->worker,
+                                  cls, floor_ms);
+}
+
 static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
                              proxy_server_conf *conf, char *url,
                              const char *proxyname, apr_port_t proxyport)
@@ -352,22 +412,13 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
         return DECLINED;
     if (sse_cors_preflight(r, dconf))
         return OK;
-    /* Only GET and HEAD open streams; anything else on the route is an
-     * ordinary proxied request for mod_proxy_http. */
-    if (r->method_number != M_GET)
-        return DECLINED;
-    if (request_has_body(r)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "SSE00005: refusing a stream request with a body");
-        return HTTP_BAD_REQUEST;
-    }
     st = sse_stream_of(r);
     st->worker = worker;
     count_request(r);
     sse_member_health_check(r, worker);
 
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
-                  "SSE00001: stream %s via %s", url, worker->s->name_ex);
+                  "SSE00001: %s %s via %s", r->method, url, worker->s->name_ex);
     memset(&t, 0, sizeof(t));
     t.uri = apr_pcalloc(r->pool, sizeof(*t.uri));
     t.proxyname = proxyname;
@@ -382,21 +433,27 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     if (status != OK)
         goto cleanup;
     backend->is_ssl = !strcmp(scheme, "https");
+    if (!st->body_read) {
+        /* once per request: a failover attempt finds the body kept */
+        st->body_read = 1;
+        status = sse_reqbody_prefetch(r, backend, sse_conf_body_buffer(dconf),
+                                      &st->body);
+        if (status != OK)
+            goto cleanup;
+    }
 
     memset(&resp, 0, sizeof(resp));
-    status = exchange_head(r, backend, worker, conf, &t, url, scheme, &resp,
-                           &connect_time, &fail);
+    status = exchange_head(r, backend, worker, conf, &t, url, scheme,
+                           st->body, &resp, &connect_time, &fail);
     if (status != OK) {
-        status = member_failed(r, worker, ssep_classify(0, fail.cond, NULL));
+        if (!fail.client)
+            status = attempt_failed(r, st, ssep_classify(0, fail.cond, NULL));
         goto cleanup;
     }
     cls = ssep_classify(resp.status, SSEP_COND_NONE, NULL);
     if (sse_status_set_has(&server_conf(r)->member_failure, resp.status)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "SSE00006: backend %s answered %d", worker->s->name_ex,
-                      resp.status);
         backend->close = 1;
-        status = member_answered_failure(r, worker, resp.status, cls);
+        status = counted_answer(r, st, &resp, cls);
         goto cleanup;
     }
     /* Anything else is the member working: a stream, or an answer that
@@ -407,6 +464,8 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
         apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
     }
     sse_member_success(r, worker, connect_time, resp.ttfb);
+    sse_reqbody_release(st->body);
+    sse_sessions_learn(r, dconf, worker, &resp);
     st->backend = backend;
     st->scheme = scheme;
     status = OK;
@@ -436,12 +495,13 @@ static int sse_request_status(int *status, request_rec *r)
     ssep_class cls = SSEP_CLASS_PROXY;
 
     if (*status != HTTP_SERVICE_UNAVAILABLE || !sse_conf_enabled(dconf)
-        || r->method_number != M_GET || r->sent_bodyct || r->bytes_sent)
+        || r->sent_bodyct || r->bytes_sent)
         return DECLINED;
     if (cls_name)
         ssep_class_parse(cls_name, &cls);
     count_request(r);
-    *status = sse_answer_unavailable(r, dconf, server_conf(r), worker, cls);
+    *status = sse_answer_unavailable(r, dconf, server_conf(r), worker, cls,
+                                     -1);
     return OK;
 }
 
@@ -449,16 +509,19 @@ static int sse_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp)
 {
     (void)plog; (void)ptemp;
+    if (sse_sessions_pre_config(pconf) != APR_SUCCESS)
+        return !OK;
     return sse_members_pre_config(pconf) == APR_SUCCESS ? OK : !OK;
 }
 
 static int sse_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
 {
-    (void)plog; (void)ptemp;
+    (void)plog;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    if (sse_members_post_config(pconf, s) != APR_SUCCESS)
+    if (sse_members_post_config(pconf, s) != APR_SUCCESS
+        || sse_sessions_post_config(pconf, ptemp, s) != OK)
         return !OK;
     sse_async_post_config(s);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
@@ -470,6 +533,7 @@ static int sse_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void sse_child_init(apr_pool_t *p, server_rec *s)
 {
     sse_members_child_init(p, s);
+    sse_sessions_child_init(p, s);
     sse_async_child_init(p, s);
 }
 
@@ -481,8 +545,12 @@ static void sse_register_hooks(apr_pool_t *p)
     (void)p;
     /* slotmem providers register in their own pre_config */
     static const char *const after_slotmem[] = { "mod_slotmem_shm.c", NULL };
+    static const char *const balancer[] = { "mod_proxy_balancer.c", NULL };
 
     proxy_hook_scheme_handler(sse_proxy_handler, NULL, succ, APR_HOOK_FIRST);
+    /* a session's member is chosen before the balancer chooses one */
+    proxy_hook_pre_request(sse_sessions_route, NULL, balancer,
+                           APR_HOOK_FIRST);
     APR_OPTIONAL_HOOK(proxy, request_status, sse_request_status, NULL, NULL,
                       APR_HOOK_MIDDLE);
     ap_hook_pre_config(sse_pre_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -19,7 +19,8 @@ int sse_client_wants_stream(request_rec *r)
 {
     const char *accept = apr_table_get(r->headers_in, "Accept");
 
-    return accept && ap_strcasestr(accept, "text/event-stream") != NULL;
+    return r->method_number == M_GET && accept
+           && ap_strcasestr(accept, "text/event-stream") != NULL;
 }
 
 void sse_outlook_get(request_rec *r, proxy_worker *worker, ssep_class cls,
@@ -118,7 +119,7 @@ apr_int64_t sse_initial_retry(request_rec *r, const sse_dir_conf *d,
 
 int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,
                            const sse_server_conf *sc, proxy_worker *worker,
-                           ssep_class cls)
+                           ssep_class cls, apr_int64_t floor_ms)
 {
     sse_outlook o;
     apr_int64_t hint;
@@ -128,6 +129,8 @@ int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,
     strategy = ssep_policy_strategy(&sc->policy, o.cls);
     if (o.all_gave_up && d->giveup == SSE_GIVEUP_RETRY && strategy)
         o.due_ms = strategy->max_ms;
+    if (floor_ms > o.due_ms)
+        o.due_ms = floor_ms;
     hint = sse_retry_hint(r, sc, &o);
 
     apr_table_setn(r->subprocess_env, "no-gzip", "1");

@@ -35,12 +35,14 @@ apr_int64_t sse_initial_retry(request_rec *r, const sse_dir_conf *d,
 
 /* Answers a request no member can serve: 200 + retry: for an
  * EventSource, 204 once every member gave up (SSEProxyGiveUp 204), 503 +
- * Retry-After for anyone else.  Returns the handler status (OK). */
+ * Retry-After for anyone else.  The client comes back no sooner than
+ * floor_ms (a backend's Retry-After; -1 for none).  Returns the handler
+ * status (OK). */
 int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,
                            const sse_server_conf *sc, proxy_worker *worker,
-                           ssep_class cls);
+                           ssep_class cls, apr_int64_t floor_ms);
 
-/* 1 when the client asked for text/event-stream. */
+/* 1 for an EventSource: a GET that asked for text/event-stream. */
 int sse_client_wants_stream(request_rec *r);
 
 #endif

@@ -6,6 +6,8 @@
 #include "httpd.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
+#include "apr_date.h"
+#include "apr_poll.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -21,7 +23,8 @@ APLOG_USE_MODULE(sse_proxy);
 
 int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
                              proxy_worker *worker, proxy_server_conf *conf,
-                             apr_uri_t *uri, char *url, char *server_portstr)
+                             apr_uri_t *uri, char *url, char *server_portstr,
+                             sse_reqbody *body)
 {
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, ba);
@@ -34,7 +37,10 @@ int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
      * and put the client's own headers back afterwards, so logging and
      * other modules see what the client sent. */
     r->headers_in = apr_table_copy(r->pool, saved);
-    apr_table_setn(r->headers_in, "Accept", "text/event-stream");
+    /* A GET on an SSE route is an EventSource; other methods say what
+     * they accept (MCP servers insist on both JSON and event streams). */
+    if (r->method_number == M_GET)
+        apr_table_setn(r->headers_in, "Accept", "text/event-stream");
     /* A compressed stream could not be cut into events, and it would sit
      * in a decompressor's buffer: never ask for one. */
     apr_table_unset(r->headers_in, "Accept-Encoding");
@@ -53,8 +59,87 @@ int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
     r->headers_in = saved;
     if (rc != OK)
         return rc;
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(CRLF, 2, ba));
-    return ap_proxy_pass_brigade(ba, r, backend, backend->connection, bb, 1);
+    sse_reqbody_frame(body, r, bb);
+    return sse_reqbody_send(body, r, backend, bb);
+}
+
+apr_status_t sse_backend_await_head(request_rec *r, proxy_conn_rec *backend)
+{
+    conn_rec *c = r->connection;
+    proxy_worker *worker = backend->worker;
+    apr_interval_time_t limit = worker->s->timeout_set ? worker->s->timeout
+                                                      : r->server->timeout;
+    apr_time_t deadline = apr_time_now() + limit;
+    apr_pollfd_t pfd[2];
+    apr_int32_t n = 1;
+
+    memset(pfd, 0, sizeof(pfd));
+    pfd[0].p = r->pool;
+    pfd[0].desc_type = APR_POLL_SOCKET;
+    pfd[0].desc.s = backend->sock;
+    pfd[0].reqevents = APR_POLLIN;
+    if (!c->master) {
+        pfd[1] = pfd[0];
+        pfd[1].desc.s = ap_get_conn_socket(c);
+        n = 2;
+    }
+    for (;;) {
+        apr_time_t now = apr_time_now();
+        apr_interval_time_t slice = deadline - now;
+        apr_int32_t signalled = 0;
+        apr_status_t rv;
+
+        if (slice <= 0)
+            return APR_TIMEUP;
+        if (n == 1 && slice > SSE_CLIENT_CHECK)
+            slice = SSE_CLIENT_CHECK;
+        rv = apr_poll(pfd, n, &signalled, slice);
+        if (rv == APR_SUCCESS) {
+            if (pfd[0].rtnevents)
+                return APR_SUCCESS;
+            if (n > 1 && pfd[1].rtnevents) {
+                if (!ap_proxy_is_socket_connected(pfd[1].desc.s)) {
+                    c->aborted = 1;
+                    return APR_ECONNABORTED;
+                }
+                /* it sent more (a pipelined request): from here its
+                 * socket cannot tell when it leaves */
+                n = 1;
+            }
+        }
+        else if (!APR_STATUS_IS_TIMEUP(rv) && !APR_STATUS_IS_EINTR(rv)) {
+            return rv;
+        }
+        if (c->aborted)
+            return APR_ECONNABORTED;
+    }
+}
+
+apr_int64_t sse_backend_retry_after(const sse_response *resp)
+{
+    const char *v = apr_table_get(resp->headers, "Retry-After");
+    apr_time_t when;
+
+    if (!v)
+        return -1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (apr_isdigit(*v)) {
+        apr_int64_t s = 0;
+        for (; apr_isdigit(*v); v++) {
+            if (s > 10 * 365 * 86400)
+                return -1;
+            s = s * 10 + (*v - '0');
+        }
+        while (*v == ' ' || *v == '\t')
+            v++;
+        return *v ? -1 : s * 1000;
+    }
+    when = apr_date_parse_http(v);
+    if (when == APR_DATE_BAD)
+        return -1;
+    when -= apr_time_now();
+    return when > 0 ? apr_time_as_msec(when) : 0;
 }
 
 /* One CRLF- or LF-terminated line, terminator stripped, at most
@@ -166,7 +251,6 @@ apr_status_t sse_backend_read_head(request_rec *r, proxy_conn_rec *backend,
 {
     apr_bucket_brigade *bb = apr_brigade_create(r->pool,
                                                 r->connection->bucket_alloc);
-    apr_time_t start = apr_time_now();
     int interim;
 
     for (interim = 0; interim <= MAX_INTERIM; interim++) {
@@ -211,7 +295,6 @@ apr_status_t sse_backend_read_head(request_rec *r, proxy_conn_rec *backend,
                       "carry", resp->status);
         return APR_EGENERAL;
     }
-    resp->ttfb = apr_time_now() - start;
     decide_framing(r, resp);
     {
         const char *ct = apr_table_get(resp->headers, "Content-Type");

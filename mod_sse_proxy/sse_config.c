@@ -6,6 +6,7 @@
 #include "apr_strings.h"
 
 #include "sse_config.h"
+#include "sse_sessions.h"
 
 void *sse_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -19,6 +20,8 @@ void *sse_create_dir_conf(apr_pool_t *p, char *dir)
     c->giveup = SSE_GIVEUP_204;
     c->retry_ms = SSE_RETRY_AUTO;
     c->async = 1;
+    c->body_buffer = SSE_DEFAULT_BODY_BUFFER;
+    c->session_timeout_s = SSE_DEFAULT_SESSION_TIMEOUT_S;
     return c;
 }
 
@@ -32,6 +35,7 @@ void *sse_create_server_conf(apr_pool_t *p, server_rec *s)
                          &c->member_failure);
     c->failure_streak = SSE_DEFAULT_FAILURE_STREAK;
     c->failure_share = SSE_DEFAULT_FAILURE_SHARE;
+    c->session_cache = SSE_DEFAULT_SESSION_CACHE;
     return c;
 }
 
@@ -57,6 +61,7 @@ void *sse_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(member_failure);
     MERGE(failure_streak);
     MERGE(failure_share);
+    MERGE(session_cache);
     return c;
 }
 
@@ -74,6 +79,9 @@ void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(allow_origins);
     MERGE(allow_credentials);
     MERGE(async);
+    MERGE(body_buffer);
+    MERGE(session_header);
+    MERGE(session_timeout_s);
     return c;
 }
 
@@ -100,6 +108,11 @@ apr_size_t sse_conf_max_event_size(const sse_dir_conf *c)
 int sse_conf_async(const sse_dir_conf *c)
 {
     return c->async;
+}
+
+apr_off_t sse_conf_body_buffer(const sse_dir_conf *c)
+{
+    return (apr_off_t)c->body_buffer;
 }
 
 /* The handlers only store what the parsers in sse_validate.c accept.
@@ -278,6 +291,62 @@ static const char *set_async(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+static const char *set_body_buffer(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    sse_dir_conf *c = dconf;
+
+    c->body_buffer_set = 1;
+    return sse_parse_body_buffer(cmd->pool, cmd->cmd->name, arg,
+                                 &c->body_buffer);
+}
+
+static const char *set_session_header(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    sse_dir_conf *c = dconf;
+
+    c->session_header_set = 1;
+    if (!strcasecmp(arg, "none")) {
+        c->session_header = NULL;
+        return NULL;
+    }
+    sse_sessions_wanted();
+    return sse_parse_header_name(cmd->pool, cmd->cmd->name, arg,
+                                 &c->session_header);
+}
+
+static const char *set_session_timeout(cmd_parms *cmd, void *dconf,
+                                       const char *arg)
+{
+    sse_dir_conf *c = dconf;
+
+    c->session_timeout_s_set = 1;
+    return sse_parse_seconds(cmd->pool, cmd->cmd->name, arg,
+                             &c->session_timeout_s);
+}
+
+/* The provider is looked up once every module has registered its own
+ * (post_config); here only the form is checked. */
+static const char *set_session_cache(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    sse_server_conf *c = server_conf(cmd);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dconf;
+    if (err)
+        return err;
+    if (!*arg || *arg == ':')
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use a "
+                            "socache provider name, optionally followed by "
+                            "':' and its arguments (e.g. shmcb or "
+                            "shmcb:/path/file(512000))", cmd->cmd->name, arg);
+    c->session_cache = apr_pstrdup(cmd->pool, arg);
+    c->session_cache_set = 1;
+    return NULL;
+}
+
 const command_rec sse_cmds[] = {
     AP_INIT_TAKE1("SSEProxy", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
                   "On to relay proxied requests of this location as "
@@ -330,5 +399,22 @@ const command_rec sse_cmds[] = {
     AP_INIT_FLAG("SSEProxyAsync", set_async, NULL, RSRC_CONF | ACCESS_CONF,
                  "On to hold idle streams without a worker thread where the "
                  "MPM allows it (event MPM, HTTP/1.x); default On"),
+    AP_INIT_TAKE1("SSEProxyBodyBuffer", set_body_buffer, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Request bodies up to this size are kept to fail over to "
+                  "another member; larger ones stream through and are not "
+                  "retried (K, M suffixes; 0 for never; default 1M)"),
+    AP_INIT_TAKE1("SSEProxySessionHeader", set_session_header, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Response header naming a session (e.g. Mcp-Session-Id): "
+                  "later requests carrying it go to the member that set it; "
+                  "none to turn off (default none)"),
+    AP_INIT_TAKE1("SSEProxySessionTimeout", set_session_timeout, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Seconds a session stays pinned to its member after its "
+                  "last request (default 3600)"),
+    AP_INIT_TAKE1("SSEProxySessionCache", set_session_cache, NULL, RSRC_CONF,
+                  "socache provider holding the session map, with its "
+                  "arguments: provider[:args] (default shmcb)"),
     { NULL }
 };

@@ -25,6 +25,11 @@
 #define SSE_DEFAULT_MEMBER_FAILURE   "502-504"
 #define SSE_DEFAULT_FAILURE_STREAK   5
 #define SSE_DEFAULT_FAILURE_SHARE    10
+/* Request bodies kept for failing over to another member: enough for an
+ * LLM request with a long conversation (docs/ai-traffic.md). */
+#define SSE_DEFAULT_BODY_BUFFER      (1024 * 1024)
+#define SSE_DEFAULT_SESSION_TIMEOUT_S 3600
+#define SSE_DEFAULT_SESSION_CACHE    "shmcb"
 
 typedef struct {
     int        enabled;          /* SSEProxy */
@@ -45,6 +50,12 @@ typedef struct {
     int        allow_credentials_set;
     int        async;            /* SSEProxyAsync */
     int        async_set;
+    apr_int64_t body_buffer;     /* SSEProxyBodyBuffer, bytes */
+    int        body_buffer_set;
+    const char *session_header;  /* SSEProxySessionHeader, NULL: none */
+    int        session_header_set;
+    apr_int64_t session_timeout_s; /* SSEProxySessionTimeout */
+    int        session_timeout_s_set;
 } sse_dir_conf;
 
 /* Server-wide: the policy members are backed off by, and what counts as
@@ -59,6 +70,8 @@ typedef struct {
     int         failure_streak_set;
     apr_int64_t failure_share;      /* SSEProxyMemberFailureShare, % */
     int         failure_share_set;
+    const char *session_cache;      /* SSEProxySessionCache provider[:args] */
+    int         session_cache_set;
 } sse_server_conf;
 
 extern module AP_MODULE_DECLARE_DATA sse_proxy_module;
@@ -75,5 +88,6 @@ apr_interval_time_t sse_conf_heartbeat(const sse_dir_conf *c);
 apr_interval_time_t sse_conf_idle_timeout(const sse_dir_conf *c);
 apr_size_t sse_conf_max_event_size(const sse_dir_conf *c);
 int sse_conf_async(const sse_dir_conf *c);
+apr_off_t sse_conf_body_buffer(const sse_dir_conf *c);
 
 #endif

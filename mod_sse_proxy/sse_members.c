@@ -267,7 +267,7 @@ void sse_member_health_check(request_rec *r, proxy_worker *worker)
 /* Counts a failure of m and backs the member off.  Lock held. */
 static apr_int64_t back_off(request_rec *r, proxy_worker *worker,
                             sse_member_state *m, ssep_class cls,
-                            const ssep_policy *policy)
+                            const ssep_policy *policy, apr_int64_t floor_ms)
 {
     const ssep_strategy *strategy = ssep_policy_strategy(policy, cls);
     apr_time_t now = apr_time_now();
@@ -308,6 +308,10 @@ static apr_int64_t back_off(request_rec *r, proxy_worker *worker,
         gave_up = 1;
         delay = strategy->max_ms;
     }
+    /* the backend said when it can take work again */
+    if (floor_ms > delay)
+        delay = floor_ms < (apr_int64_t)strategy->max_ms ? floor_ms
+                                                        : strategy->max_ms;
     m->gave_up = gave_up;
     m->delay_ms = delay;
     m->next_retry = now + apr_time_from_msec(delay);
@@ -339,7 +343,7 @@ apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
     if (!strategy || !with_lock(r))
         return 0;
     m = request_member(r, worker);
-    delay = m ? back_off(r, worker, m, cls, policy)
+    delay = m ? back_off(r, worker, m, cls, policy, -1)
               : ssep_backoff_delay(strategy, 0, SSEP_Q_GOOD);
     apr_global_mutex_unlock(shared->lock);
     return delay;
@@ -369,6 +373,7 @@ static void balancer_census(proxy_balancer *balancer, proxy_worker *worker,
 
 int sse_member_status_failure(request_rec *r, proxy_worker *worker,
                               int status, ssep_class cls,
+                              apr_int64_t floor_ms,
                               const sse_server_conf *sc)
 {
     proxy_balancer *balancer = sse_request_balancer_rec(r);
@@ -403,7 +408,7 @@ int sse_member_status_failure(request_rec *r, proxy_worker *worker,
         m->held_in = 1;
         goto unlock;
     }
-    back_off(r, worker, m, cls, &sc->policy);
+    back_off(r, worker, m, cls, &sc->policy, floor_ms);
     backed_off = 1;
 unlock:
     apr_global_mutex_unlock(shared->lock);

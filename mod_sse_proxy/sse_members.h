@@ -53,9 +53,12 @@ apr_int64_t sse_member_failure(request_rec *r, proxy_worker *worker,
  * off only after SSEProxyMemberFailureThreshold such answers in a row,
  * and only while that leaves no more than SSEProxyMemberFailureShare of
  * its balancer out: a client can provoke statuses, so they must not be
- * able to take every member out.  Returns 1 when it was backed off. */
+ * able to take every member out.  A backoff lasts at least floor_ms
+ * (the backend's Retry-After; -1 for none), up to the class's maximum.
+ * Returns 1 when it was backed off. */
 int sse_member_status_failure(request_rec *r, proxy_worker *worker,
                               int status, ssep_class cls,
+                              apr_int64_t floor_ms,
                               const sse_server_conf *sc);
 
 /* A copy of a member's state; 0 if it has none yet. */

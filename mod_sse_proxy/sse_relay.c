@@ -317,6 +317,10 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
                                           : 0;
     apr_time_t now;
 
+    if (rl->r->connection->aborted) {
+        rl->res->end = SSE_END_CLIENT;
+        return -1;
+    }
     if (client_ready && rl->client_sock) {
         if (!ap_proxy_is_socket_connected(rl->client_sock)) {
             rl->res->end = SSE_END_CLIENT;
@@ -376,6 +380,8 @@ static int wait_for_activity(relay *rl)
         timeout = until(deadline, now);
     if (timeout < 0 || timeout > STATE_CHECK)
         timeout = STATE_CHECK;
+    if (!rl->client_sock && timeout > SSE_CLIENT_CHECK)
+        timeout = SSE_CLIENT_CHECK;
 
     memset(pfd, 0, sizeof(pfd));
     pfd[0].p = rl->r->pool;

@@ -18,6 +18,8 @@ typedef struct sse_stream {
     request_rec        *r;
     const sse_dir_conf *dconf;
     proxy_worker       *worker;      /* the member tried last */
+    struct sse_reqbody *body;        /* NULL: the request has none */
+    int                 body_read;   /* prefetched (once per request) */
     /* Set by the asynchronous handler: the relay may continue without
      * this thread once the backend has nothing more to say. */
     int                 may_suspend;

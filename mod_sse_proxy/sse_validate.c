@@ -109,8 +109,10 @@ const char *sse_parse_seconds_or_off(apr_pool_t *p, const char *directive,
                              APR_STRINGIFY(SSE_MAX_SECONDS) ", or 'off'", out);
 }
 
-const char *sse_parse_event_size(apr_pool_t *p, const char *directive,
-                                 const char *arg, apr_int64_t *out)
+/* min..max bytes, with an optional K, M or G suffix. */
+static const char *parse_size(apr_pool_t *p, const char *directive,
+                              const char *arg, apr_int64_t min,
+                              apr_int64_t max, apr_int64_t *out)
 {
     char digits[16];
     apr_size_t n = strlen(arg);
@@ -127,17 +129,59 @@ const char *sse_parse_event_size(apr_pool_t *p, const char *directive,
         digits[n] = 0;
         /* bounded before scaling: 10 digits times 2^30 overflow */
         if (all_digits(digits) && n <= 10
-            && (v = apr_atoi64(digits)) <= SSE_MAX_EVENT_SIZE / scale
-            && v * scale >= SSE_MIN_EVENT_SIZE) {
+            && (v = apr_atoi64(digits)) <= max / scale
+            && v * scale >= min) {
             *out = v * scale;
             return NULL;
         }
     }
     return not_valid(p, directive, arg,
-                     apr_psprintf(p, "a size in bytes from %d to %"
-                                  APR_INT64_T_FMT ", optionally with K, M or "
-                                  "G (e.g. 1M)", SSE_MIN_EVENT_SIZE,
-                                  SSE_MAX_EVENT_SIZE));
+                     apr_psprintf(p, "a size in bytes from %" APR_INT64_T_FMT
+                                  " to %" APR_INT64_T_FMT ", optionally with "
+                                  "K, M or G (e.g. 1M)", min, max));
+}
+
+const char *sse_parse_event_size(apr_pool_t *p, const char *directive,
+                                 const char *arg, apr_int64_t *out)
+{
+    return parse_size(p, directive, arg, SSE_MIN_EVENT_SIZE,
+                      SSE_MAX_EVENT_SIZE, out);
+}
+
+const char *sse_parse_body_buffer(apr_pool_t *p, const char *directive,
+                                  const char *arg, apr_int64_t *out)
+{
+    return parse_size(p, directive, arg, 0, SSE_MAX_BODY_BUFFER, out);
+}
+
+const char *sse_parse_seconds(apr_pool_t *p, const char *directive,
+                              const char *arg, apr_int64_t *out)
+{
+    return keyword_or_number(p, directive, arg, no_keyword, SSE_MAX_SECONDS,
+                             "a whole number of seconds from 1 to "
+                             APR_STRINGIFY(SSE_MAX_SECONDS), out);
+}
+
+/* RFC 9110 tchar */
+static int is_tchar(int c)
+{
+    return apr_isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+const char *sse_parse_header_name(apr_pool_t *p, const char *directive,
+                                  const char *arg, const char **out)
+{
+    const char *s;
+
+    for (s = arg; *s && is_tchar((unsigned char)*s); s++)
+        ;
+    if (!*arg || *s || s - arg > SSE_MAX_HEADER_NAME)
+        return not_valid(p, directive, arg,
+                         "a header field name (letters, digits and "
+                         "!#$%&'*+-.^_`|~, at most "
+                         APR_STRINGIFY(SSE_MAX_HEADER_NAME) " characters)");
+    *out = apr_pstrdup(p, arg);
+    return NULL;
 }
 
 const char *sse_parse_giveup(apr_pool_t *p, const char *directive,

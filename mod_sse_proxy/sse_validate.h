@@ -21,6 +21,8 @@
 #define SSE_MAX_RETRY_MS       86400000
 #define SSE_MAX_LAST_EVENT_ID  1024
 #define SSE_MAX_FAILURE_STREAK 1000
+#define SSE_MAX_BODY_BUFFER    (APR_INT64_C(64) << 20)
+#define SSE_MAX_HEADER_NAME    256
 
 /* The backend statuses counted as member failures: a set of 4xx and 5xx
  * codes. */
@@ -55,6 +57,16 @@ const char *sse_parse_seconds_or_off(apr_pool_t *p, const char *directive,
  * multiplies by 2^10, 2^20 or 2^30. */
 const char *sse_parse_event_size(apr_pool_t *p, const char *directive,
                                  const char *arg, apr_int64_t *out);
+/* 0..SSE_MAX_BODY_BUFFER bytes, with the same suffixes. */
+const char *sse_parse_body_buffer(apr_pool_t *p, const char *directive,
+                                  const char *arg, apr_int64_t *out);
+/* 1..SSE_MAX_SECONDS. */
+const char *sse_parse_seconds(apr_pool_t *p, const char *directive,
+                              const char *arg, apr_int64_t *out);
+/* An HTTP field name (RFC 9110 token) of at most SSE_MAX_HEADER_NAME
+ * characters; *out is a copy from p. */
+const char *sse_parse_header_name(apr_pool_t *p, const char *directive,
+                                  const char *arg, const char **out);
 /* "204" or "retry": an sse_giveup_mode. */
 const char *sse_parse_giveup(apr_pool_t *p, const char *directive,
                              const char *arg, int *out);

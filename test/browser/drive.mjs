@@ -7,7 +7,8 @@
 //   node drive.mjs <scenario> '<json arguments>'
 //
 // runs one scenario in one page and prints one JSON line on stdout (the
-// outage scenario also prints READY and waits for a line on stdin).  It
+// outage scenario also prints READY, the chat scenario with stop_after
+// ABORTED, and waits for a line on stdin).  It
 // exits 0 whenever it could run the scenario, whatever the page saw: the
 // Python side judges.  Exit 1 means a driver error (the JSON line then
 // has "error").
@@ -160,6 +161,23 @@ function nextStdinLine(timeoutMs) {
   });
 }
 
+// The page's clock (performance.now()) against CLOCK_MONOTONIC (libuv's
+// hrtime, the clock of the origin's log and of the Python harness):
+// mono_ms = page_ms + offset_ms, from the quickest of a few round trips
+// (rtt_ms bounds the error).
+async function clockSync(page) {
+  let best = null;
+  for (let i = 0; i < 7; i++) {
+    const before = process.hrtime.bigint();
+    const pageMs = await page.evaluate(() => performance.now());
+    const after = process.hrtime.bigint();
+    const rtt = Number(after - before) / 1e6;
+    const mid = Number((before + after) / 2n) / 1e6;
+    if (!best || rtt < best.rtt_ms) best = { offset_ms: mid - pageMs, rtt_ms: rtt };
+  }
+  return best;
+}
+
 async function openStream(page) {
   await page.goto(args.url, { waitUntil: 'load' });
   await page.evaluate(installRecorder, { stream: args.stream });
@@ -269,6 +287,63 @@ const scenarios = {
     }
     return { status: resp ? resp.status() : null, origin: await page.evaluate(
       () => window.location.origin), cases, failures };
+  },
+
+  // {url, message, stop_after, wait_ms, resource_ms, screenshot}: the chat
+  // page (demo/www/chat.html) at url: type message, Send, and wait for
+  // the request to end (done, error, or stopped).  With stop_after N,
+  // Stop is clicked from the page's own chat:token event for the Nth
+  // token, so that no later token is read first; the driver then prints
+  // ABORTED and waits for a line on stdin before it goes on (and closes
+  // the browser), so that the caller sees what the abort alone did.
+  // clock converts the page's times (chatState.sentAt + t) to
+  // CLOCK_MONOTONIC ms.
+  async chat() {
+    const { page, protocols, failures } = await launch();
+    const resp = await page.goto(args.url, { waitUntil: 'load' });
+    if (args.stop_after) {
+      await page.evaluate((n) => {
+        window.addEventListener('chat:token', (e) => {
+          if (e.detail.n === n) document.getElementById('stop').click();
+        });
+      }, args.stop_after);
+    }
+    await page.fill('#message', args.message || 'Hello');
+    const clock = await clockSync(page);
+    await page.click('#send');
+    let ended = true;
+    try {
+      await page.waitForFunction(() => {
+        const s = window.chatState;
+        return s.url !== null && s.endedAt !== null;
+      }, null, { timeout: args.wait_ms || 30000, polling: 20 });
+    } catch (err) {
+      ended = false;
+    }
+    if (args.stop_after) {
+      process.stdout.write('ABORTED\n');
+      await nextStdinLine(args.handshake_ms || 60000);
+    }
+    // the resource timing entry (and so chatState.protocol) comes once
+    // the body is complete
+    if (ended && args.resource_ms) {
+      await page.waitForFunction(() => window.chatState.protocol !== null, null,
+        { timeout: args.resource_ms, polling: 50 }).catch(() => {});
+    }
+    if (args.screenshot) await page.screenshot({ path: args.screenshot, fullPage: true });
+    const info = await page.evaluate(() => ({
+      title: document.title,
+      chat: window.chatState,
+      endpoint: document.getElementById('endpoint').textContent,
+      state: document.getElementById('state').textContent,
+      transcript: [...document.querySelectorAll('#transcript li')]
+        .map((li) => ({ role: li.className, text: li.textContent })),
+      resources: performance.getEntriesByType('resource')
+        .map((e) => ({ name: e.name, initiatorType: e.initiatorType,
+                       nextHopProtocol: e.nextHopProtocol })),
+    }));
+    return { status: resp ? resp.status() : null, ended, clock, ...info, protocols,
+             failures };
   },
 
   // {url, screenshot}: the status page.

@@ -301,8 +301,7 @@ SSE_ROUTES = """
 class EventsTest(BrowserTest):
     """1. Events reach a real EventSource over HTTP/1.1 and over HTTP/2
     (TLS, ALPN h2), in order, and the stream is seen on that protocol."""
-    extra_modules = [("ssl_module", "mod_ssl.so"),
-                     ("socache_shmcb_module", "mod_socache_shmcb.so")]
+    extra_modules = [("ssl_module", "mod_ssl.so")]
     benign = BENIGN + SSL_BENIGN
     conf = SSE_ROUTES + """
 Listen 127.0.0.1:{tls_port} https

@@ -15,6 +15,7 @@
  * SSEProxyAllowCredentials and SSEProxyAsync are FLAG directives: httpd
  * core parses their On/Off, so there is nothing of ours to fuzz.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,16 +112,14 @@ static void seconds(const char *name, const char *arg)
         keyword_or_number(arg, v, SSE_MAX_SECONDS, 0, "off");
 }
 
-static void event_size(const char *name, const char *arg)
+/* A size in [min, max], with the suffix it was written with. */
+static void size_in(const char *arg, apr_int64_t v, apr_int64_t min,
+                    apr_int64_t max)
 {
-    apr_int64_t v = SENTINEL;
-    const char *err = sse_parse_event_size(pool, name, arg, &v);
     size_t n = strlen(arg);
     uint64_t d, scale = 1;
 
-    if (refused(err, name, v == SENTINEL))
-        return;
-    if (v < SSE_MIN_EVENT_SIZE || v > SSE_MAX_EVENT_SIZE || n == 0)
+    if (v < min || v > max || n == 0)
         abort();
     switch (arg[n - 1]) {
     case 'k': case 'K': scale = 1u << 10; n--; break;
@@ -128,9 +127,53 @@ static void event_size(const char *name, const char *arg)
     case 'g': case 'G': scale = 1u << 30; n--; break;
     default: break;
     }
-    if (!decimal(arg, n, &d) || d > (uint64_t)SSE_MAX_EVENT_SIZE / scale
+    if (!decimal(arg, n, &d) || d > (uint64_t)max / scale
         || d * scale != (uint64_t)v)
         abort();
+}
+
+static void event_size(const char *name, const char *arg)
+{
+    apr_int64_t v = SENTINEL;
+    const char *err = sse_parse_event_size(pool, name, arg, &v);
+
+    if (!refused(err, name, v == SENTINEL))
+        size_in(arg, v, SSE_MIN_EVENT_SIZE, SSE_MAX_EVENT_SIZE);
+}
+
+static void body_buffer(const char *name, const char *arg)
+{
+    apr_int64_t v = SENTINEL;
+    const char *err = sse_parse_body_buffer(pool, name, arg, &v);
+
+    if (!refused(err, name, v == SENTINEL))
+        size_in(arg, v, 0, SSE_MAX_BODY_BUFFER);
+}
+
+static void seconds_only(const char *name, const char *arg)
+{
+    apr_int64_t v = SENTINEL;
+    const char *err = sse_parse_seconds(pool, name, arg, &v);
+
+    if (!refused(err, name, v == SENTINEL))
+        keyword_or_number(arg, v, SSE_MAX_SECONDS, 0, "");
+}
+
+/* An accepted name is a copy of a token of RFC 9110 characters. */
+static void header_name(const char *name, const char *arg)
+{
+    const char *v = NULL;
+    const char *err = sse_parse_header_name(pool, name, arg, &v);
+    const char *c;
+
+    if (refused(err, name, v == NULL))
+        return;
+    if (!v || v == arg || strcmp(v, arg) || !*v
+        || strlen(v) > SSE_MAX_HEADER_NAME)
+        abort();
+    for (c = v; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("!#$%&'*+-.^_`|~", *c))
+            abort();
 }
 
 static void giveup(const char *name, const char *arg)
@@ -369,6 +412,9 @@ static const struct {
     { "SSEProxyMemberFailure", NULL, status_set },
     { "SSEProxyMemberFailureThreshold", failure_streak, NULL },
     { "SSEProxyMemberFailureShare", percent, NULL },
+    { "SSEProxyBodyBuffer", body_buffer, NULL },
+    { "SSEProxySessionTimeout", seconds_only, NULL },
+    { "SSEProxySessionHeader", header_name, NULL },
 };
 #define DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 

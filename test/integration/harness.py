@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.request
 
 TOP_BUILDDIR = os.path.abspath(os.environ.get("top_builddir", "."))
@@ -165,6 +166,8 @@ BASE_MODULES = [
     ("slotmem_shm_module", "mod_slotmem_shm.so"),
     ("proxy_balancer_module", "mod_proxy_balancer.so"),
     ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.so"),
+    # SSEProxySessionHeader's default store (and mod_ssl's session cache)
+    ("socache_shmcb_module", "mod_socache_shmcb.so"),
     ("http2_module", "mod_http2.so"),
 ]
 
@@ -202,21 +205,72 @@ SSEProxyAsync {sse_async}
 """
 
 
+# With Httpd(tls=True): mod_ssl, and the listener's TLS settings, which go after
+# BASE_CONF and before the test's configuration.
+TLS_MODULES = [("ssl_module", "mod_ssl.so")]
+
+TLS_CONF = """\
+# TLS (Httpd(tls=True)): a self-signed certificate for 127.0.0.1 and
+# localhost; HTTP/2 by ALPN, HTTP/1.1 otherwise.  Protocols adds to the
+# list above (h2c http/1.1 h2 http/1.1), whose order the server would
+# honour, choosing http/1.1 over h2: the client's order decides instead
+# (h2 first for browsers and curl --http2).
+SSLSessionCache "shmcb:{root}/run/ssl_scache(512000)"
+SSLEngine on
+SSLCertificateFile "{cert}"
+SSLCertificateKeyFile "{key}"
+Protocols h2 http/1.1
+ProtocolsHonorOrder off
+"""
+
+# Error-log lines a TLS httpd may log at warn and above.
+TLS_BENIGN = [
+    r"AH01882",   # mod_ssl built against a newer OpenSSL 3.0.x than loaded
+]
+
+
+def self_signed_cert(directory):
+    """A self-signed certificate (and its key) for 127.0.0.1 and
+    localhost, made with the openssl CLI: (cert path, key path)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+         "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-addext", "basicConstraints=critical,CA:FALSE"],
+        check=True, capture_output=True)
+    return cert, key
+
+
 class Httpd:
     """An httpd (event MPM unless told otherwise) running the built module
-    with the given configuration appended to a base."""
+    with the given configuration appended to a base.  With tls=True its
+    listener speaks TLS (a fresh self-signed certificate in its root) and
+    HTTP/2 by ALPN, and url is https://127.0.0.1:PORT."""
 
     def __init__(self, workdir, conf, timeout=30, loglevel="warn",
-                 servers=1, threads=32, extra_modules=(), mpm="event"):
+                 servers=1, threads=32, extra_modules=(), mpm="event",
+                 tls=False):
         self.root = tempfile.mkdtemp(prefix="httpd-", dir=workdir)
         os.makedirs(os.path.join(self.root, "run"))
         os.chmod(self.root, 0o755)
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
-        modules = "\n".join(
-            'LoadModule %s "%s/%s"' % (name, MODULES_DIR, so)
-            for name, so in [("mpm_%s_module" % mpm, "mod_mpm_%s.so" % mpm)]
-            + list(BASE_MODULES) + list(extra_modules))
+        self.tls = tls
+        if tls:
+            self.url = "https://127.0.0.1:%d" % self.port
+            self.cert, self.key = self_signed_cert(self.root)
+            self.BENIGN = list(type(self).BENIGN) + TLS_BENIGN
+            extra_modules = TLS_MODULES + list(extra_modules)
+        # each module once: httpd warns of a second LoadModule
+        wanted = {}
+        for name, so in ([("mpm_%s_module" % mpm, "mod_mpm_%s.so" % mpm)]
+                         + list(BASE_MODULES) + list(extra_modules)):
+            wanted.setdefault(name, so)
+        modules = "\n".join('LoadModule %s "%s/%s"' % (name, MODULES_DIR, so)
+                            for name, so in wanted.items())
         user = ""
         if os.geteuid() == 0:
             user = "User nobody\nGroup nogroup"
@@ -227,7 +281,11 @@ class Httpd:
             timeout=timeout, servers=servers, threads=threads,
             server_limit=2 * servers,
             sse_async=ASYNC,
-            max_workers=servers * threads) + conf
+            max_workers=servers * threads)
+        if tls:
+            text += TLS_CONF.format(root=self.root, cert=self.cert,
+                                    key=self.key)
+        text += conf
         if os.environ.get("SSE_TEST_COREDIR"):
             text += '\nCoreDumpDirectory "%s"\n' % os.environ["SSE_TEST_COREDIR"]
         with open(self.conf_path, "w") as f:
@@ -254,6 +312,14 @@ class Httpd:
         def listening():
             if self.proc.poll() is not None:
                 raise AssertionError("httpd exited:\n" + self.error_log())
+            # httpd opens its listeners while it reads its configuration
+            # the first time, then reads it again: a listener that
+            # ListenCoresBucketsRatio duplicated in the first pass is
+            # closed then, and the connections queued on it are reset.
+            # The MPM writes the pid file once the last pass is done,
+            # with the listeners that stay, before it starts children.
+            if self.pid_from_file() != self.proc.pid:
+                return False
             try:
                 socket.create_connection(("127.0.0.1", self.port), 0.2).close()
                 return True
@@ -261,6 +327,13 @@ class Httpd:
                 return False
         wait_for(listening, what="httpd to listen")
         return self
+
+    def pid_from_file(self):
+        try:
+            with open(os.path.join(self.root, "httpd.pid")) as f:
+                return int(f.read().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return None
 
     def error_log(self):
         try:
@@ -339,6 +412,54 @@ class Httpd:
                 continue
             bad.append(line)
         return bad
+
+
+class ProxyTestCase(unittest.TestCase):
+    """One httpd per class with `conf` (formatted with o1, o2 ... for the
+    origins' URLs and any names from conf_names()) in front of `origins`
+    sse-origins, then `common_conf` as it is; tearDownClass fails on
+    error-log lines outside Httpd.BENIGN and `allowed`."""
+    origins = 1
+    conf = ""
+    common_conf = ""
+    servers = 1
+    threads = 32
+    timeout = 30
+    extra_modules = ()
+    allowed = ()
+
+    @classmethod
+    def conf_names(cls):
+        return {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = workdir()
+        cls.o = [Origin(cls.work, "origin%d" % (i + 1))
+                 for i in range(cls.origins)]
+        names = {"o%d" % (i + 1): o.url for i, o in enumerate(cls.o)}
+        try:
+            names.update(cls.conf_names())
+            cls.httpd = Httpd(cls.work,
+                              cls.conf.format(**names) + cls.common_conf,
+                              servers=cls.servers, threads=cls.threads,
+                              timeout=cls.timeout,
+                              extra_modules=cls.extra_modules).start()
+        except BaseException:
+            for o in cls.o:
+                o.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.stop()
+        for o in cls.o:
+            o.stop()
+        bad = cls.httpd.unexpected_log_lines(allowed=cls.allowed)
+        remove_workdir(cls.work, keep=bool(bad))
+        if bad:
+            raise AssertionError("unexpected error-log lines:\n"
+                                 + "\n".join(bad[:20]))
 
 
 def workdir():

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Httpd, Origin, RawClient, data_events  # noqa: E402
+from harness import RawClient, data_events  # noqa: E402
 from test_policy import BENIGN, SSE, decisions, retry_of  # noqa: E402
 
 # what these tests provoke on purpose: a counted status below the
@@ -39,45 +39,12 @@ def origin_of(body):
             for m in re.findall(r'"origin":"([^"]*)"', e["data"])}
 
 
-class AbuseBase(unittest.TestCase):
-    """An httpd with conf (formatted with o1, o2 ... and any names from
-    conf_names()) in front of `origins` sse-origins; the module's defaults
-    for SSEProxyMemberFailure* unless conf says otherwise."""
-    origins = 1
-    conf = ""
-    servers = 1
+class AbuseBase(harness.ProxyTestCase):
+    """The module's defaults for SSEProxyMemberFailure* unless conf says
+    otherwise, and a status page."""
+    common_conf = STATUS
+    allowed = ALLOWED
     threads = 16
-
-    @classmethod
-    def conf_names(cls):
-        return {}
-
-    @classmethod
-    def setUpClass(cls):
-        cls.work = harness.workdir()
-        cls.o = [Origin(cls.work, "origin%d" % (i + 1))
-                 for i in range(cls.origins)]
-        names = {"o%d" % (i + 1): o.url for i, o in enumerate(cls.o)}
-        names.update(cls.conf_names())
-        try:
-            cls.httpd = Httpd(cls.work, cls.conf.format(**names) + STATUS,
-                              servers=cls.servers,
-                              threads=cls.threads).start()
-        except BaseException:
-            for o in cls.o:
-                o.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.httpd.stop()
-        for o in cls.o:
-            o.stop()
-        bad = cls.httpd.unexpected_log_lines(allowed=ALLOWED)
-        harness.remove_workdir(cls.work, keep=bool(bad))
-        if bad:
-            raise AssertionError("unexpected error-log lines:\n"
-                                 + "\n".join(bad[:20]))
 
     def get(self, path, headers=None, timeout=10):
         c = RawClient(self.httpd.port, path, headers=headers, timeout=timeout)
@@ -604,7 +571,7 @@ class BusyMemberTest(AbuseBase):
                 c.close()
         # once a stream is gone, its connection serves a new one
         harness.wait_for(
-            lambda: data_events(self.get("/live?count=1", headers=SSE)[1]),
+            lambda: origin_of(self.get("/live?count=1", headers=SSE)[1]),
             timeout=10, interval=0.2, what="a stream after the others left")
 
 

@@ -45,6 +45,16 @@ class ShippedConfTest(unittest.TestCase):
         self.check(read("examples/balancer.conf"),
                    extra_modules=[("proxy_hcheck_module", "mod_proxy_hcheck.so")])
 
+    def test_llm_example(self):
+        self.check(read("examples/llm.conf"))
+
+    def test_mcp_example(self):
+        # its session map file goes where this test may write
+        text = read("examples/mcp.conf").replace(
+            "/run/apache2/", os.path.join(self.work, ""))
+        self.assertNotEqual(text, read("examples/mcp.conf"))
+        self.check(text)
+
     def test_demo_conf(self):
         text = read("demo.conf.in")
         root = os.path.join(self.work, "demo")

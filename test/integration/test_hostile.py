@@ -192,11 +192,20 @@ class HostileTest(unittest.TestCase):
                   b"0\r\n\r\nGET /events?marker=smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
         s.settimeout(5)
         head = s.recv(4096)
-        s.close()
-        self.assertRegex(head, rb"^HTTP/1\.1 400")
         time.sleep(0.5)
+        s.close()
+        # httpd reads the body as chunked (empty), as RFC 9112 says, and
+        # closes the connection after the answer: the bytes after it never
+        # become a request, here or at the origin, and the origin is sent
+        # one request with an unambiguous empty body
+        self.assertRegex(head, rb"^HTTP/1\.1 (200|400) ")
+        self.assertRegex(head, rb"(?i)\r\nConnection: [^\r]*close")
         self.assertFalse([q for q in self.origin.requests()
-                          if "marker=smugg" in q["path"]])
+                          if "marker=smuggled" in q["path"]])
+        conns = {q["conn"] for q in self.origin.requests()
+                 if "marker=smuggle" in q["path"]}
+        self.assertFalse([b for b in self.origin.lines("BODY")
+                          if b["conn"] in conns and b["bytes"] != "0"])
 
     def test_header_injection_through_last_event_id(self):
         s = socket.create_connection(("127.0.0.1", self.httpd.port))

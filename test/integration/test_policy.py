@@ -338,9 +338,12 @@ SSEProxyStrategy PROXY_ERROR initial=1s max=4s factor=2 attempts=2
             # refused connects, or the stream that broke off before
             self.assertRegex(body, rb"(NETWORK|PROXY)_ERROR")
         self.assertTrue(all(h is not None for h in hints))
-        # due (<= 1 s) + equal jitter of the 1 s initial ([500, 1000]),
-        # capped by the class maximum of 4 s
-        self.assertTrue(all(500 <= h <= 2000 for h in hints), hints)
+        # due + equal jitter of the 1 s initial ([500, 1000]), capped by
+        # the class maximum of 4 s.  Due is at most 1 s while the members'
+        # first backoff lasts; on a slow machine the 100 requests outlast
+        # it, the members are probed, fail again and are out for up to 2 s
+        # more.
+        self.assertTrue(all(500 <= h <= 4000 for h in hints), hints)
         self.assertGreater(len(set(hints)), 30, "retry: values are not spread")
 
         # origins return; the client comes back after its retry: and resumes

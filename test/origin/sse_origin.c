@@ -1893,11 +1893,11 @@ static int json_has(struct slice b, const char *key, const char *lit)
     return 0;
 }
 
-/* The text of the first "id" value (a string with its quotes, or a bare
- * token), at most MAX_RPC_ID bytes; 0 if there is none. */
-static int rpc_id(struct slice b, char *dst)
+/* The text of the first value of "key" (a string with its quotes, or a
+ * bare token), at most MAX_RPC_ID bytes; 0 if there is none. */
+static int json_token(struct slice b, const char *key, char *dst)
 {
-    const char *v = json_value(b, "id", NULL), *end = b.p + b.n;
+    const char *v = json_value(b, key, NULL), *end = b.p + b.n;
     size_t n = 0;
 
     if (!v || v >= end)
@@ -1920,6 +1920,12 @@ static int rpc_id(struct slice b, char *dst)
     memcpy(dst, v, n);
     dst[n] = '\0';
     return 1;
+}
+
+/* The request's JSON-RPC id, as written. */
+static int rpc_id(struct slice b, char *dst)
+{
+    return json_token(b, "id", dst);
 }
 
 struct aopts {
@@ -2172,8 +2178,9 @@ static void ai_pump(struct conn *c)
             }
             s->tok_sent++;
             n = snprintf(d, sizeof(d), "{\"jsonrpc\":\"2.0\",\"method\":"
-                         "\"notifications/message\",\"params\":{\"n\":%" PRIu64
-                         "}}", s->tok_sent);
+                         "\"notifications/message\",\"params\":{\"level\":"
+                         "\"info\",\"data\":{\"n\":%" PRIu64 "}}}",
+                         s->tok_sent);
             ai_sess_event(c, slot, d, (size_t)n);
             s->next_due += (int64_t)s->interval_ns;
             if (now - s->next_due > SLIP_NS)
@@ -2318,7 +2325,8 @@ static void handle_mcp(struct conn *c, const struct req *r)
                  sessions[slot]->id);
         n = snprintf(d, sizeof(d), "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":"
                      "{\"protocolVersion\":\"2025-03-26\",\"serverInfo\":"
-                     "{\"name\":\"%s\"},\"capabilities\":{}}}\n",
+                     "{\"name\":\"%s\",\"version\":\"1.0\"},"
+                     "\"capabilities\":{\"tools\":{},\"logging\":{}}}}\n",
                      has_id ? idt : "1", g.name);
         respond(c, r, 200, "application/json", extra, d, (size_t)n, 0);
         log_mcp(c, r, rpc, sessions[slot]->id, 200);
@@ -2376,11 +2384,17 @@ static void handle_mcp(struct conn *c, const struct req *r)
     memcpy(s->sess_id, sid, sizeof(sid));
     log_mcp(c, r, rpc, sid, 200);
     if (s->kind == SK_MCP_CALL) {
-        static const char prog[] = "{\"jsonrpc\":\"2.0\",\"method\":"
-            "\"notifications/progress\",\"params\":{\"progress\":1}}";
+        char tok[MAX_RPC_ID + 1];
+        int has_tok = json_token(r->body, "progressToken", tok);
 
+        /* A client matches progress to its request by the token it put
+         * in params._meta.progressToken: echoed when there is one. */
+        n = snprintf(d, sizeof(d), "{\"jsonrpc\":\"2.0\",\"method\":"
+                     "\"notifications/progress\",\"params\":{%s%s%s"
+                     "\"progress\":1}}", has_tok ? "\"progressToken\":" : "",
+                     has_tok ? tok : "", has_tok ? "," : "");
         memcpy(s->rpc_id, idt, sizeof(idt));
-        ai_sess_event(c, slot, prog, sizeof(prog) - 1);
+        ai_sess_event(c, slot, d, (size_t)n);
         s->next_due = mono_ns() + (int64_t)(o.think_ms * NS_PER_MS);
     } else {
         struct session *ss = sessions[slot];

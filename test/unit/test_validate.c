@@ -384,6 +384,57 @@ static void test_percent(void)
     refuse_int64(sse_parse_percent, "");
 }
 
+static void test_body_buffer(void)
+{
+    expect_int64(sse_parse_body_buffer, "0", 0);
+    expect_int64(sse_parse_body_buffer, "64K", 64 * 1024);
+    expect_int64(sse_parse_body_buffer, "1M", 1024 * 1024);
+    expect_int64(sse_parse_body_buffer, "64M", SSE_MAX_BODY_BUFFER);
+    refuse_int64(sse_parse_body_buffer, "65M");
+    refuse_int64(sse_parse_body_buffer, "1G");
+    refuse_int64(sse_parse_body_buffer, "-1");
+    refuse_int64(sse_parse_body_buffer, "off");
+    refuse_int64(sse_parse_body_buffer, "");
+}
+
+static void test_seconds(void)
+{
+    expect_int64(sse_parse_seconds, "1", 1);
+    expect_int64(sse_parse_seconds, "3600", 3600);
+    expect_int64(sse_parse_seconds, "604800", SSE_MAX_SECONDS);
+    refuse_int64(sse_parse_seconds, "0");
+    refuse_int64(sse_parse_seconds, "off");
+    refuse_int64(sse_parse_seconds, "604801");
+    refuse_int64(sse_parse_seconds, "1h");
+}
+
+static void test_header_name(void)
+{
+    const char *v = NULL;
+    char longest[SSE_MAX_HEADER_NAME + 2];
+
+    CU_ASSERT_PTR_NULL(sse_parse_header_name(pool, "D", "Mcp-Session-Id", &v));
+    CU_ASSERT_STRING_EQUAL(v, "Mcp-Session-Id");
+    CU_ASSERT_PTR_NULL(sse_parse_header_name(pool, "D", "X_a.b~1", &v));
+    v = NULL;
+    CU_ASSERT_STRING_EQUAL(
+        sse_parse_header_name(pool, "SSEProxySessionHeader", "Mcp Session",
+                              &v),
+        "SSEProxySessionHeader: 'Mcp Session' is not valid; use a header "
+        "field name (letters, digits and !#$%&'*+-.^_`|~, at most 256 "
+        "characters)");
+    CU_ASSERT_PTR_NULL(v);
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_header_name(pool, "D", "", &v));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_header_name(pool, "D", "a:b", &v));
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_header_name(pool, "D", "a\r\nb", &v));
+    memset(longest, 'a', sizeof(longest));
+    longest[SSE_MAX_HEADER_NAME] = 0;
+    CU_ASSERT_PTR_NULL(sse_parse_header_name(pool, "D", longest, &v));
+    longest[SSE_MAX_HEADER_NAME] = 'a';
+    longest[SSE_MAX_HEADER_NAME + 1] = 0;
+    CU_ASSERT_PTR_NOT_NULL(sse_parse_header_name(pool, "D", longest, &v));
+}
+
 static const unit_test tests[] = {
     { "SSEProxy on/off", test_on_off },
     { "seconds or off", test_seconds_or_off },
@@ -399,6 +450,9 @@ static const unit_test tests[] = {
     { "SSEProxyMemberFailure", test_status_set },
     { "SSEProxyMemberFailureThreshold", test_failure_streak },
     { "SSEProxyMemberFailureShare", test_percent },
+    { "SSEProxyBodyBuffer", test_body_buffer },
+    { "SSEProxySessionTimeout", test_seconds },
+    { "SSEProxySessionHeader", test_header_name },
     { NULL, NULL }
 };
 
