@@ -28,6 +28,7 @@
 #include "sse_cors.h"
 #include "sse_members.h"
 #include "sse_relay.h"
+#include "sse_fleet.h"
 #include "sse_reqbody.h"
 #include "sse_sessions.h"
 #include "sse_stats.h"
@@ -509,7 +510,8 @@ static int sse_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp)
 {
     (void)plog; (void)ptemp;
-    if (sse_sessions_pre_config(pconf) != APR_SUCCESS)
+    if (sse_sessions_pre_config(pconf) != APR_SUCCESS
+        || sse_fleet_pre_config(pconf) != APR_SUCCESS)
         return !OK;
     return sse_members_pre_config(pconf) == APR_SUCCESS ? OK : !OK;
 }
@@ -521,7 +523,8 @@ static int sse_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     if (sse_members_post_config(pconf, s) != APR_SUCCESS
-        || sse_sessions_post_config(pconf, ptemp, s) != OK)
+        || sse_sessions_post_config(pconf, ptemp, s) != OK
+        || sse_fleet_post_config(pconf, ptemp, s) != OK)
         return !OK;
     sse_async_post_config(s);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
@@ -534,6 +537,7 @@ static void sse_child_init(apr_pool_t *p, server_rec *s)
 {
     sse_members_child_init(p, s);
     sse_sessions_child_init(p, s);
+    sse_fleet_child_init(p, s);
     sse_async_child_init(p, s);
 }
 

@@ -6,6 +6,7 @@
 #include "apr_strings.h"
 
 #include "sse_config.h"
+#include "sse_fleet.h"
 #include "sse_sessions.h"
 
 void *sse_create_dir_conf(apr_pool_t *p, char *dir)
@@ -62,6 +63,7 @@ void *sse_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(failure_streak);
     MERGE(failure_share);
     MERGE(session_cache);
+    MERGE(state_cache);
     return c;
 }
 
@@ -326,8 +328,37 @@ static const char *set_session_timeout(cmd_parms *cmd, void *dconf,
                              &c->session_timeout_s);
 }
 
-/* The provider is looked up once every module has registered its own
- * (post_config); here only the form is checked. */
+/* provider[:args], checked for form here and for the provider in
+ * post_config.  "none" turns a fleet off. */
+static const char *socache_spec(cmd_parms *cmd, const char *arg,
+                                const char **out)
+{
+    if (!*arg || *arg == ':')
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use a "
+                            "socache provider name, optionally followed by "
+                            "':' and its arguments", cmd->cmd->name, arg);
+    *out = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *set_state_cache(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    sse_server_conf *c = server_conf(cmd);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dconf;
+    if (err)
+        return err;
+    c->state_cache_set = 1;
+    if (!strcasecmp(arg, "none")) {
+        c->state_cache = NULL;
+        return NULL;
+    }
+    sse_fleet_wanted();
+    return socache_spec(cmd, arg, &c->state_cache);
+}
+
 static const char *set_session_cache(cmd_parms *cmd, void *dconf,
                                      const char *arg)
 {
@@ -337,14 +368,8 @@ static const char *set_session_cache(cmd_parms *cmd, void *dconf,
     (void)dconf;
     if (err)
         return err;
-    if (!*arg || *arg == ':')
-        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; use a "
-                            "socache provider name, optionally followed by "
-                            "':' and its arguments (e.g. shmcb or "
-                            "shmcb:/path/file(512000))", cmd->cmd->name, arg);
-    c->session_cache = apr_pstrdup(cmd->pool, arg);
     c->session_cache_set = 1;
-    return NULL;
+    return socache_spec(cmd, arg, &c->session_cache);
 }
 
 const command_rec sse_cmds[] = {
@@ -413,6 +438,10 @@ const command_rec sse_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Seconds a session stays pinned to its member after its "
                   "last request (default 3600)"),
+    AP_INIT_TAKE1("SSEProxyStateCache", set_state_cache, NULL, RSRC_CONF,
+                  "socache provider shared by a fleet of nodes for member "
+                  "state and sessions, e.g. redis:10.0.0.9:6379; none (the "
+                  "default) keeps both on this host"),
     AP_INIT_TAKE1("SSEProxySessionCache", set_session_cache, NULL, RSRC_CONF,
                   "socache provider holding the session map, with its "
                   "arguments: provider[:args] (default shmcb)"),

@@ -72,6 +72,8 @@ typedef struct {
     int         failure_share_set;
     const char *session_cache;      /* SSEProxySessionCache provider[:args] */
     int         session_cache_set;
+    const char *state_cache;        /* SSEProxyStateCache, NULL: no fleet */
+    int         state_cache_set;
 } sse_server_conf;
 
 extern module AP_MODULE_DECLARE_DATA sse_proxy_module;

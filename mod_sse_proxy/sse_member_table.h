@@ -36,6 +36,9 @@ typedef struct {
     apr_time_t   next_retry;       /* when the member is due again */
     apr_time_t   outage_start;     /* first failure of the current outage */
     apr_time_t   last_failure;     /* when the last counted failure was */
+    apr_time_t   last_success;     /* when a success last ended an outage */
+    apr_uint32_t fleet_dirty;      /* changed here since the fleet saw it */
+    apr_uint32_t from_fleet;       /* its outage state came from another node */
     apr_interval_time_t configured_retry; /* worker's retry= before us */
     apr_int64_t  last_recovery_ms; /* how long the last outage lasted */
     apr_uint64_t rng;

@@ -10,6 +10,7 @@
 #include "apr_strings.h"
 #include "util_mutex.h"
 
+#include "sse_fleet_record.h"
 #include "sse_members.h"
 #include "sse_stats.h"
 
@@ -32,7 +33,7 @@ static shared_table *shared;
 
 /* A module upgraded by a graceful restart finds the old table under the
  * old key and makes a new one: the layout is part of the name. */
-#define USERDATA_KEY "mod_sse_proxy:members:2"
+#define USERDATA_KEY "mod_sse_proxy:members:3"
 
 /* A name httpd allows must fit whole (sse_member_table.h). */
 typedef char balancer_name_fits[SSE_BALANCER_NAME_SIZE
@@ -205,6 +206,9 @@ static void end_outage(sse_member_state *m, proxy_worker *worker)
         m->last_recovery_ms = (apr_time_now() - m->outage_start) / 1000;
         if (m->configured_retry >= 0)
             worker->s->retry = m->configured_retry;
+        m->last_success = apr_time_now();
+        m->fleet_dirty = 1;
+        m->from_fleet = 0;
     }
     m->consecutive_failures = 0;
     m->status_streak = 0;
@@ -296,6 +300,8 @@ static apr_int64_t back_off(request_rec *r, proxy_worker *worker,
         m->configured_retry = worker->s->retry;
     }
     m->consecutive_failures++;
+    m->fleet_dirty = 1;
+    m->from_fleet = 0;
     m->status_streak = 0;
     m->held_in = 0;
     m->last_class = cls;
@@ -453,4 +459,86 @@ void sse_members_each(void (*fn)(const sse_member_state *m, void *baton),
         if (used)
             fn(&copy, baton);
     }
+}
+
+int sse_members_fleet_lead(apr_interval_time_t lease)
+{
+    sse_counters *c;
+    apr_time_t now = apr_time_now();
+    apr_uint32_t me = (apr_uint32_t)getpid();
+    int lead = 0;
+
+    if (!shared || apr_global_mutex_lock(shared->lock) != APR_SUCCESS)
+        return 0;
+    c = shared->counters;
+    if (c->fleet_leader == me || now >= c->fleet_lease) {
+        c->fleet_leader = me;
+        c->fleet_lease = now + lease;
+        lead = 1;
+    }
+    apr_global_mutex_unlock(shared->lock);
+    return lead;
+}
+
+/* The longest window another node's record can impose: a store with a
+ * wrong clock or a bad value must not keep a member out for good. */
+#define FLEET_MAX_WINDOW apr_time_from_sec(3600)
+
+/* The worker as the merged state says: out until its window ends, or
+ * back in.  Lock held. */
+static void apply_to_worker(sse_member_state *m, proxy_worker *worker,
+                            int was_out, apr_time_t now)
+{
+    if (worker->s->status & PROXY_WORKER_IGNORE_ERRORS)
+        return;
+    if (m->consecutive_failures && m->next_retry > now) {
+        if (!was_out)
+            m->configured_retry = worker->s->retry;
+        worker->s->retry = m->next_retry - now < FLEET_MAX_WINDOW
+                           ? m->next_retry - now : FLEET_MAX_WINDOW;
+        worker->s->error_time = now;
+        worker->s->status |= PROXY_WORKER_IN_ERROR;
+    }
+    else if (!m->consecutive_failures && was_out) {
+        if (m->configured_retry >= 0)
+            worker->s->retry = m->configured_retry;
+        worker->s->status &= ~PROXY_WORKER_IN_ERROR;
+    }
+}
+
+int sse_member_fleet_merge(const char *balancer, proxy_worker *worker,
+                           const sse_fleet_record *remote,
+                           sse_fleet_record *merged)
+{
+    sse_member_state *m;
+    sse_fleet_record local;
+    apr_time_t now = apr_time_now();
+    int result = 0, was_out;
+
+    if (!shared || apr_global_mutex_lock(shared->lock) != APR_SUCCESS)
+        return 0;
+    m = find_locked(balancer, worker->s->name_ex, 1);
+    if (!m)
+        goto unlock;
+    sse_fleet_record_from_state(&local, m);
+    *merged = local;
+    if (remote && sse_fleet_record_merge(merged, remote)) {
+        was_out = m->consecutive_failures > 0;
+        if (!was_out && merged->failures)
+            m->outages++;
+        if (was_out && !merged->failures)
+            m->last_recovery_ms = (now - m->outage_start) / 1000;
+        sse_fleet_record_to_state(merged, m);
+        m->from_fleet = 1;
+        apply_to_worker(m, worker, was_out, now);
+        result |= SSE_FLEET_TAKEN;
+        SSE_STAT_ADD(fleet_pulled, 1);
+    }
+    if (!remote ? (m->fleet_dirty || local.failures || local.last_success)
+                : memcmp(merged, remote, sizeof(*merged)) != 0)
+        result |= SSE_FLEET_GIVE;
+    m->fleet_dirty = 0;
+unlock:
+    apr_global_mutex_unlock(shared->lock);
+    return result;
 }

@@ -69,4 +69,20 @@ int sse_member_snapshot(const char *balancer, const char *member,
 void sse_members_each(void (*fn)(const sse_member_state *m, void *baton),
                       void *baton);
 
+/* The fleet (SSEProxyStateCache).  Takes or renews, for lease, this
+ * child's turn to sync the node's member state; 1 when it has it. */
+int sse_members_fleet_lead(apr_interval_time_t lease);
+
+/* Merges the fleet's record of (balancer, worker), NULL when it has
+ * none, into the local state, applies the result to the worker (out
+ * until the shared window ends, or back in), and sets *merged.  Returns
+ * SSE_FLEET_TAKEN when the local state changed, SSE_FLEET_GIVE when the
+ * store should be given *merged. */
+#define SSE_FLEET_TAKEN 1
+#define SSE_FLEET_GIVE  2
+struct sse_fleet_record;
+int sse_member_fleet_merge(const char *balancer, proxy_worker *worker,
+                           const struct sse_fleet_record *remote,
+                           struct sse_fleet_record *merged);
+
 #endif

@@ -14,6 +14,7 @@
 #include "apr_strings.h"
 #include "util_mutex.h"
 
+#include "sse_fleet.h"
 #include "sse_members.h"
 #include "sse_sessions.h"
 
@@ -165,6 +166,32 @@ static void unlock(void)
         apr_global_mutex_unlock(store->lock);
 }
 
+/* The fleet's word on a session (another node may have made it): the
+ * value names the balancer and session too, as its key is a hash. */
+static const char *fleet_lookup(request_rec *r, const char *balancer,
+                                const char *id)
+{
+    char *value, *member;
+    apr_size_t len;
+    const char *want = apr_pstrcat(r->pool, balancer, "\n", id, "\n", NULL);
+
+    if (sse_fleet_get("session", balancer, id, r->pool, &value, &len)
+        != APR_SUCCESS || strncmp(value, want, strlen(want)))
+        return NULL;
+    member = value + strlen(want);
+    return *member ? member : NULL;
+}
+
+static void fleet_put(request_rec *r, const sse_dir_conf *d,
+                      const char *balancer, const char *id,
+                      const char *member)
+{
+    sse_fleet_put("session", balancer, id,
+                  apr_pstrcat(r->pool, balancer, "\n", id, "\n", member,
+                              NULL),
+                  apr_time_now() + apr_time_from_sec(d->session_timeout_s));
+}
+
 /* The member name of a session, NULL when unknown. */
 static const char *lookup(request_rec *r, const char *balancer,
                           const char *id)
@@ -185,8 +212,9 @@ static const char *lookup(request_rec *r, const char *balancer,
     return apr_pstrmemdup(r->pool, (const char *)member, mlen);
 }
 
-static void put(request_rec *r, const sse_dir_conf *d, const char *balancer,
-                const char *id, const char *member)
+static void put_here(request_rec *r, const sse_dir_conf *d,
+                     const char *balancer, const char *id,
+                     const char *member)
 {
     unsigned char key[MAX_KEY];
     unsigned int klen = session_key(balancer, id, key);
@@ -207,12 +235,38 @@ static void put(request_rec *r, const sse_dir_conf *d, const char *balancer,
                       member, sse_balancer_short_name(balancer), store->spec);
 }
 
+/* Here first, then the fleet's (learnt here for next time). */
+static const char *find_session(request_rec *r, const sse_dir_conf *d,
+                                const char *balancer, const char *id)
+{
+    const char *member = lookup(r, balancer, id);
+
+    if (!member && sse_fleet_usable()) {
+        member = fleet_lookup(r, balancer, id);
+        if (member)
+            put_here(r, d, balancer, id, member);
+    }
+    return member;
+}
+
+static void put(request_rec *r, const sse_dir_conf *d, const char *balancer,
+                const char *id, const char *member)
+{
+    put_here(r, d, balancer, id, member);
+    if (sse_fleet_usable())
+        fleet_put(r, d, balancer, id, member);
+}
+
 static void drop(request_rec *r, const char *balancer, const char *id)
 {
     unsigned char key[MAX_KEY];
     unsigned int klen = session_key(balancer, id, key);
 
-    if (!klen || !lock(r))
+    if (!klen)
+        return;
+    if (sse_fleet_usable())
+        sse_fleet_remove("session", balancer, id);
+    if (!lock(r))
         return;
     provider->remove(store->inst, r->server, key, klen, r->pool);
     unlock();
@@ -315,7 +369,7 @@ int sse_sessions_route(proxy_worker **worker, proxy_balancer **balancer,
         || ap_cstr_casecmpn(*url, BALANCER_PREFIX, sizeof(BALANCER_PREFIX) - 1)
         || !(b = ap_proxy_get_balancer(r->pool, conf, *url, 1)))
         return DECLINED;
-    member = lookup(r, b->s->name, id);
+    member = find_session(r, d, b->s->name, id);
     if (!member)
         return DECLINED; /* unknown: balanced as any request */
     workers = (proxy_worker **)b->workers->elts;

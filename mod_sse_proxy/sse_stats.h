@@ -36,6 +36,16 @@ typedef struct {
     apr_uint64_t answers[SSE_ANSWER_KINDS];
     apr_uint64_t first_event_us;       /* sum: request start -> 1st event */
     apr_uint64_t first_events;         /* streams that had a first event */
+    /* The fleet store (SSEProxyStateCache), as this node sees it: one
+     * child at a time (the leader, by lease) syncs member state. */
+    apr_uint32_t fleet_state;          /* sse_fleet_state */
+    apr_uint32_t fleet_leader;         /* pid of the syncing child */
+    apr_time_t   fleet_lease;          /* until when it syncs */
+    apr_time_t   fleet_synced;         /* the last complete sync */
+    apr_uint64_t fleet_pulled;         /* member states taken from others */
+    apr_uint64_t fleet_pushed;         /* member states written */
+    apr_uint64_t fleet_errors;         /* store calls that failed */
+    apr_uint64_t fleet_skipped;        /* request lookups not waited for */
 } sse_counters;
 
 /* The shared counters, or NULL before post_config. */

@@ -13,6 +13,7 @@
 #include "mod_proxy.h"
 
 #include "ssepolicy.h"
+#include "sse_fleet.h"
 #include "sse_config.h"
 #include "sse_members.h"
 #include "sse_stats.h"
@@ -158,6 +159,35 @@ static const char *member_quality(const member_view *v, apr_uint64_t now_ms)
                                       : SSEP_Q_GOOD);
 }
 
+static const char *fleet_state_name(const sse_counters *c)
+{
+    if (!sse_fleet_spec())
+        return "none";
+    (void)sse_fleet_usable(); /* notices a store that stopped answering */
+    return c->fleet_state == SSE_FLEET_UNREACHABLE ? "unreachable" : "ok";
+}
+
+/* Whether this node is in a fleet, and how its store is doing. */
+static void fleet_json(request_rec *r, const sse_counters *c, apr_time_t now)
+{
+    if (!sse_fleet_spec()) {
+        ap_rputs("{\"store\":null,\"state\":\"none\"}", r);
+        return;
+    }
+    ap_rprintf(r, "{\"store\":%s,\"state\":\"%s\",\"leader_pid\":%u,"
+               "\"synced_ms_ago\":%s,\"pulled\":%" APR_UINT64_T_FMT
+               ",\"pushed\":%" APR_UINT64_T_FMT ",\"errors\":%"
+               APR_UINT64_T_FMT ",\"lookups_not_waited_for\":%"
+               APR_UINT64_T_FMT "}",
+               json_str(r->pool, sse_fleet_spec()), fleet_state_name(c),
+               c->fleet_leader,
+               c->fleet_synced ? apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                              (now - c->fleet_synced) / 1000)
+                               : "null",
+               SSE_STAT_GET(c, fleet_pulled), SSE_STAT_GET(c, fleet_pushed),
+               SSE_STAT_GET(c, fleet_errors), SSE_STAT_GET(c, fleet_skipped));
+}
+
 static void policy_json(request_rec *r)
 {
     sse_server_conf *sc = ap_get_module_config(r->server->module_config,
@@ -213,7 +243,9 @@ static void render_json(request_rec *r, sse_counters *c,
     for (k = 0; k < SSE_ANSWER_KINDS; k++)
         ap_rprintf(r, "%s\"%s\":%" APR_UINT64_T_FMT, k ? "," : "",
                    answer_names[k], SSE_STAT_GET(c, answers[k]));
-    ap_rputs("},\"members\":[", r);
+    ap_rputs("},\"fleet\":", r);
+    fleet_json(r, c, now);
+    ap_rputs(",\"members\":[", r);
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "%s{\"balancer\":%s,\"member\":%s,\"state\":%s,"
@@ -233,6 +265,8 @@ static void render_json(request_rec *r, sse_counters *c,
                    v->m.consecutive_failures, v->m.status_streak,
                    v->m.gave_up ? "true" : "false",
                    v->m.delay_ms, ms_until(v->m.next_retry, now));
+        ap_rprintf(r, "\"source\":\"%s\",",
+                   v->m.from_fleet ? "fleet" : "local");
         ap_rprintf(r, "\"quality\":\"%s\",\"mean_latency_ms\":%.1f,"
                    "\"latency_samples\":%u,\"error_rate\":%.4f,\"attempts\":%"
                    APR_UINT64_T_FMT ",\"outages\":%" APR_UINT64_T_FMT ",",
@@ -347,6 +381,35 @@ static void render_prometheus(request_rec *r, sse_counters *c,
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_consecutive_failures{" MEMBER_LABELS
                    "} %u\n", LABEL_ARGS(v), v->m.consecutive_failures);
+    }
+    prom_head(r, "sse_proxy_member_from_fleet", "gauge",
+              "1 when the member's outage state came from another node of "
+              "the fleet (SSEProxyStateCache).");
+    for (i = 0; i < members->nelts; i++) {
+        member_view *v = &APR_ARRAY_IDX(members, i, member_view);
+        ap_rprintf(r, "sse_proxy_member_from_fleet{" MEMBER_LABELS "} %u\n",
+                   LABEL_ARGS(v), v->m.from_fleet);
+    }
+    prom_head(r, "sse_proxy_fleet_up", "gauge",
+              "1 in a fleet whose store answers, 0 when it does not; absent "
+              "outside a fleet.");
+    if (sse_fleet_spec()) {
+        ap_rprintf(r, "sse_proxy_fleet_up %d\n",
+                   c->fleet_state != SSE_FLEET_UNREACHABLE);
+        prom_head(r, "sse_proxy_fleet_calls_total", "counter",
+                  "Member states taken from and given to the fleet, failed "
+                  "store calls, and request lookups not waited for.");
+        ap_rprintf(r, "sse_proxy_fleet_calls_total{kind=\"pulled\"} %"
+                   APR_UINT64_T_FMT "\n"
+                   "sse_proxy_fleet_calls_total{kind=\"pushed\"} %"
+                   APR_UINT64_T_FMT "\n"
+                   "sse_proxy_fleet_calls_total{kind=\"error\"} %"
+                   APR_UINT64_T_FMT "\n"
+                   "sse_proxy_fleet_calls_total{kind=\"not_waited\"} %"
+                   APR_UINT64_T_FMT "\n",
+                   SSE_STAT_GET(c, fleet_pulled), SSE_STAT_GET(c, fleet_pushed),
+                   SSE_STAT_GET(c, fleet_errors),
+                   SSE_STAT_GET(c, fleet_skipped));
     }
     prom_head(r, "sse_proxy_member_status_streak", "gauge",
               "Answers in a row with a status counted against the member "
@@ -496,6 +559,20 @@ static void render_html(request_rec *r, sse_counters *c,
                    SSE_STAT_GET(c, answers[k]));
     ap_rputs("</tr></table>\n", r);
 
+    if (sse_fleet_spec())
+        ap_rprintf(r, "<h2>Fleet</h2>\n<p>store %s: <span class=%s>%s</span>"
+                   " &middot; syncing child %u &middot; member states taken "
+                   "%" APR_UINT64_T_FMT ", given %" APR_UINT64_T_FMT
+                   " &middot; failed calls %" APR_UINT64_T_FMT "</p>\n",
+                   esc(r, sse_fleet_spec()),
+                   c->fleet_state == SSE_FLEET_UNREACHABLE ? "bad" : "ok",
+                   fleet_state_name(c), c->fleet_leader,
+                   SSE_STAT_GET(c, fleet_pulled),
+                   SSE_STAT_GET(c, fleet_pushed),
+                   SSE_STAT_GET(c, fleet_errors));
+    else
+        ap_rputs("<h2>Fleet</h2>\n<p>none: this node keeps its own member "
+                 "state</p>\n", r);
     ap_rputs("<h2>Members</h2>\n<table><tr><th class=l>balancer</th>"
              "<th class=l>member</th><th class=l>state</th>"
              "<th class=l>last class</th><th>consecutive failures</th>"
@@ -515,7 +592,8 @@ static void render_html(request_rec *r, sse_counters *c,
                    *v->balancer ? esc(r, v->balancer) : "&ndash;",
                    esc(r, v->member), failing ? "bad" : "ok",
                    v->state ? esc(r, v->state) : "(plain worker)",
-                   v->m.gave_up ? " (gave up)" : "",
+                   v->m.gave_up ? " (gave up)"
+                   : v->m.from_fleet ? " (from the fleet)" : "",
                    failing ? ssep_class_name((ssep_class)v->m.last_class)
                            : "&ndash;",
                    v->m.consecutive_failures, v->m.status_streak,

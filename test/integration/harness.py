@@ -155,6 +155,97 @@ class Origin:
         _kill(self.proc)
 
 
+REDIS_BIN = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class Redis:
+    """One redis-server on 127.0.0.1, without persistence, for a fleet's
+    shared store (SSEProxyStateCache redis:...).  stop() kills it, as a
+    crash would; restart() brings it back, empty, on the same port."""
+
+    def __init__(self, workdir, port=0):
+        self.dir = tempfile.mkdtemp(prefix="redis-", dir=workdir)
+        self.log_path = os.path.join(self.dir, "redis.log")
+        self.port = port or free_port()
+        self.spec = "redis:127.0.0.1:%d" % self.port
+        self.proc = None
+        self.start()
+
+    def start(self):
+        with open(os.path.join(self.dir, "stdout"), "a") as out:
+            self.proc = subprocess.Popen(
+                [REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--dir", self.dir,
+                 "--logfile", self.log_path],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        _live.append(self.proc)
+
+        def answers():
+            if self.proc.poll() is not None:
+                raise AssertionError("redis-server exited:\n" + self.log())
+            return self.ping()
+        wait_for(answers, what="redis-server on port %d" % self.port)
+        return self
+
+    def ping(self):
+        """True when the server answers PING with +PONG."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
+                s.settimeout(0.5)
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def command(self, *args):
+        """One command (arguments as str or bytes) on a new connection;
+        the reply as Python values: bytes, int, None, lists, or an
+        AssertionError for an error reply."""
+        parts = [a if isinstance(a, bytes) else str(a).encode()
+                 for a in args]
+        req = b"*%d\r\n" % len(parts) + b"".join(
+            b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+        with socket.create_connection(("127.0.0.1", self.port), 2) as s:
+            s.settimeout(2)
+            s.sendall(req)
+            f = s.makefile("rb")
+            return self._reply(f)
+
+    def _reply(self, f):
+        line = f.readline()
+        if not line.endswith(b"\r\n"):
+            raise EOFError("redis reply cut short")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest
+        if kind == b"-":
+            raise AssertionError("redis: " + rest.decode("latin-1"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else f.read(n + 2)[:n]
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply(f) for _ in range(n)]
+        raise AssertionError("redis: unexpected reply %r" % line)
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc:
+            _kill(self.proc, signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+
 BASE_MODULES = [
     ("authz_core_module", "mod_authz_core.so"),
     ("authz_host_module", "mod_authz_host.so"),

@@ -55,6 +55,11 @@ class ShippedConfTest(unittest.TestCase):
         self.assertNotEqual(text, read("examples/mcp.conf"))
         self.check(text)
 
+    def test_fleet_example(self):
+        self.check(read("examples/fleet.conf"),
+                   extra_modules=[("socache_redis_module",
+                                   "mod_socache_redis.so")])
+
     def test_demo_conf(self):
         text = read("demo.conf.in")
         root = os.path.join(self.work, "demo")

@@ -48,11 +48,12 @@ CustomLog "{root}/notes.log" ssenotes
 # name -> (type, required) of the documented JSON schema (docs/status.md)
 TOP = {"version": str, "uptime_seconds": int, "streams": dict,
        "relayed": dict, "first_event": dict, "errors": dict, "ends": dict,
-       "answers": dict, "members": list, "policy": dict}
+       "answers": dict, "fleet": dict, "members": list, "policy": dict}
 MEMBER = {"balancer": str, "member": str, "state": (str, type(None)),
           "usable": (bool, type(None)), "last_class": (str, type(None)),
           "consecutive_failures": int, "status_streak": int, "gave_up": bool, "delay_ms": int,
-          "next_retry_in_ms": int, "quality": str, "mean_latency_ms": float,
+          "next_retry_in_ms": int, "source": str, "quality": str,
+          "mean_latency_ms": float,
           "latency_samples": int, "error_rate": float, "attempts": int,
           "outages": int, "current_outage_ms": (int, type(None)),
           "last_recovery_ms": (int, type(None)), "failures": dict}
@@ -71,6 +72,8 @@ def check_schema(test, doc):
     test.assertEqual(set(doc["ends"]), {"backend", "client", "idle", "oversize",
                                         "premature", "error", "shutdown"})
     test.assertEqual(set(doc["answers"]), {"retry", "no_content", "unavailable"})
+    # outside a fleet (test_fleet.py checks the rest)
+    test.assertEqual(doc["fleet"], {"store": None, "state": "none"})
     for m in doc["members"]:
         test.assertEqual(set(m), set(MEMBER))
         for k, t in MEMBER.items():
@@ -78,6 +81,7 @@ def check_schema(test, doc):
                 t = (int, float)
             test.assertIsInstance(m[k], t, k)
         test.assertEqual(set(m["failures"]), CLASSES)
+        test.assertEqual(m["source"], "local")
     test.assertEqual(set(doc["policy"]["strategies"]), CLASSES)
 
 

@@ -38,7 +38,8 @@ int main(void)
     if (register_classify_suite() || register_strategy_suite()
         || register_quality_suite() || register_backoff_suite()
         || register_policy_suite() || register_parser_suite()
-        || register_validate_suite() || register_member_table_suite()) {
+        || register_validate_suite() || register_member_table_suite()
+        || register_fleet_record_suite()) {
         fprintf(stderr, "suite registration failed: %s\n", CU_get_error_msg());
         CU_cleanup_registry();
         return 1;

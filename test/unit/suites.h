@@ -17,6 +17,7 @@ int register_policy_suite(void);
 int register_parser_suite(void);
 int register_validate_suite(void);
 int register_member_table_suite(void);
+int register_fleet_record_suite(void);
 
 /* Adds a suite with the given tests, NULL-terminated by name. */
 typedef struct {
