@@ -40,16 +40,18 @@ void sse_fleet_key(const char *kind, const char *a, const char *b,
     }
 }
 
-#define MAGIC "sse1 "
+#define MAGIC "sse2 "
+#define FIELDS 9
 
 apr_size_t sse_fleet_record_format(const sse_fleet_record *rec, char *buf,
                                    apr_size_t size)
 {
     int n = apr_snprintf(buf, size,
-                         MAGIC "%u %u %u %" APR_INT64_T_FMT " %" APR_TIME_T_FMT
+                         MAGIC "%u %u %u %u %" APR_INT64_T_FMT " %" APR_TIME_T_FMT
                          " %" APR_TIME_T_FMT " %" APR_TIME_T_FMT
                          " %" APR_TIME_T_FMT "\n%s\n%s",
-                         rec->failures, rec->last_class, rec->gave_up,
+                         rec->failures, rec->last_class, rec->quality,
+                         rec->gave_up,
                          rec->delay_ms, rec->outage_start, rec->last_failure,
                          rec->next_retry, rec->last_success, rec->balancer,
                          rec->member);
@@ -94,26 +96,28 @@ int sse_fleet_record_parse(const char *buf, apr_size_t len,
                            sse_fleet_record *rec)
 {
     const char *p = buf, *end = buf + len;
-    apr_int64_t v[8];
+    apr_int64_t v[FIELDS];
     int i;
 
     memset(rec, 0, sizeof(*rec));
     if (len < sizeof(MAGIC) - 1 || memcmp(buf, MAGIC, sizeof(MAGIC) - 1))
         return -1;
     p += sizeof(MAGIC) - 1;
-    for (i = 0; i < 8; i++)
-        if (number(&p, end, i < 7 ? ' ' : '\n', &v[i]) < 0)
+    for (i = 0; i < FIELDS; i++)
+        if (number(&p, end, i < FIELDS - 1 ? ' ' : '\n', &v[i]) < 0)
             return -1;
-    if (v[0] > APR_UINT32_MAX || v[1] > APR_UINT32_MAX || v[2] > 1)
+    if (v[0] > APR_UINT32_MAX || v[1] > APR_UINT32_MAX || v[2] > 3
+        || v[3] > 1)
         return -1;
     rec->failures = (apr_uint32_t)v[0];
     rec->last_class = (apr_uint32_t)v[1];
-    rec->gave_up = (apr_uint32_t)v[2];
-    rec->delay_ms = v[3];
-    rec->outage_start = v[4];
-    rec->last_failure = v[5];
-    rec->next_retry = v[6];
-    rec->last_success = v[7];
+    rec->quality = (apr_uint32_t)v[2];
+    rec->gave_up = (apr_uint32_t)v[3];
+    rec->delay_ms = v[4];
+    rec->outage_start = v[5];
+    rec->last_failure = v[6];
+    rec->next_retry = v[7];
+    rec->last_success = v[8];
     if (name(&p, end, rec->balancer, sizeof(rec->balancer)) < 0
         || p >= end || name(&p, end, rec->member, sizeof(rec->member)) < 0
         || p != end || !rec->member[0])
@@ -144,12 +148,15 @@ static int outage_after(const sse_fleet_record *a, const sse_fleet_record *b)
         return a->outage_start > b->outage_start;
     if (a->last_class != b->last_class)
         return a->last_class > b->last_class;
+    if (a->quality != b->quality)
+        return a->quality > b->quality;
     return a->gave_up > b->gave_up;
 }
 
 static void end_outage(sse_fleet_record *r)
 {
     r->failures = 0;
+    r->quality = 0;
     r->gave_up = 0;
     r->delay_ms = 0;
     r->outage_start = 0;
@@ -174,6 +181,7 @@ int sse_fleet_record_merge(sse_fleet_record *into,
     if (o.failures && (!into->failures || outage_after(&o, into))) {
         into->failures = o.failures;
         into->last_class = o.last_class;
+        into->quality = o.quality;
         into->gave_up = o.gave_up;
         into->delay_ms = o.delay_ms;
         into->outage_start = o.outage_start;
@@ -196,6 +204,7 @@ void sse_fleet_record_from_state(sse_fleet_record *rec,
     memset(rec, 0, sizeof(*rec));
     rec->failures = m->consecutive_failures;
     rec->last_class = m->last_class;
+    rec->quality = m->consecutive_failures ? m->last_quality : 0;
     rec->gave_up = m->gave_up;
     rec->delay_ms = m->delay_ms;
     rec->outage_start = m->outage_start;
@@ -211,6 +220,7 @@ void sse_fleet_record_to_state(const sse_fleet_record *rec,
 {
     m->consecutive_failures = rec->failures;
     m->last_class = rec->last_class;
+    m->last_quality = rec->quality;
     m->gave_up = rec->gave_up;
     m->delay_ms = rec->delay_ms;
     m->outage_start = rec->outage_start;

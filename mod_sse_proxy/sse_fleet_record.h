@@ -20,6 +20,7 @@ typedef struct sse_fleet_record {
     /* the outage, if last_failure > last_success */
     apr_uint32_t failures;      /* consecutive counted failures */
     apr_uint32_t last_class;
+    apr_uint32_t quality;       /* the grade the backoff was scaled by */
     apr_uint32_t gave_up;
     apr_int64_t  delay_ms;
     apr_time_t   outage_start;
@@ -38,7 +39,7 @@ typedef struct sse_fleet_record {
 void sse_fleet_key(const char *kind, const char *a, const char *b,
                    unsigned char key[SSE_FLEET_KEY_SIZE]);
 
-/* Text form: "sse1 <fields>\n<balancer>\n<member>".  Returns the length
+/* Text form: "sse2 <fields>\n<balancer>\n<member>".  Returns the length
  * written (< size), or 0 when it does not fit. */
 apr_size_t sse_fleet_record_format(const sse_fleet_record *rec, char *buf,
                                    apr_size_t size);

@@ -31,6 +31,7 @@ typedef struct {
     apr_uint32_t status_streak;    /* counted statuses not yet acted on */
     apr_uint32_t held_in;          /* the share cap kept it in (logged) */
     apr_uint32_t last_class;       /* ssep_class */
+    apr_uint32_t last_quality;     /* ssep_quality the last backoff used */
     apr_uint32_t gave_up;
     apr_int64_t  delay_ms;         /* current backoff, 0 when healthy */
     apr_time_t   next_retry;       /* when the member is due again */

@@ -33,7 +33,7 @@ static shared_table *shared;
 
 /* A module upgraded by a graceful restart finds the old table under the
  * old key and makes a new one: the layout is part of the name. */
-#define USERDATA_KEY "mod_sse_proxy:members:3"
+#define USERDATA_KEY "mod_sse_proxy:members:4"
 
 /* A name httpd allows must fit whole (sse_member_table.h). */
 typedef char balancer_name_fits[SSE_BALANCER_NAME_SIZE
@@ -306,6 +306,7 @@ static apr_int64_t back_off(request_rec *r, proxy_worker *worker,
     m->held_in = 0;
     m->last_class = cls;
     q = ssep_tracker_grade(&m->tracker, now_ms());
+    m->last_quality = q;
     delay = ssep_backoff_jittered(strategy, m->consecutive_failures - 1, q,
                                   policy->jitter, m->delay_ms, &m->rng);
     if (delay == SSEP_GIVE_UP) {

@@ -152,8 +152,12 @@ static int has_recovered(const member_view *v)
     return v->m.outages > (v->m.consecutive_failures ? 1u : 0u);
 }
 
+/* The grade from this node's samples; for an outage another node
+ * decided, the grade its backoff was scaled by. */
 static const char *member_quality(const member_view *v, apr_uint64_t now_ms)
 {
+    if (v->known && v->m.from_fleet && v->m.consecutive_failures)
+        return ssep_quality_name((ssep_quality)v->m.last_quality);
     return ssep_quality_name(v->known ? ssep_tracker_grade(&v->m.tracker,
                                                            now_ms)
                                       : SSEP_Q_GOOD);

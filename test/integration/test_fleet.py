@@ -375,7 +375,7 @@ class FleetTest(FleetBase):
         out = []
         for key in self.redis.command("KEYS", "*"):
             value = self.redis.command("GET", key)
-            if (value and value.startswith(b"sse1 ")
+            if (value and value.startswith(b"sse2 ")
                     and value.decode().split("\n")[-1] == origin.url):
                 out.append(value.decode().split("\n")[0])
         return out

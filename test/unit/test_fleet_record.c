@@ -27,6 +27,7 @@ static sse_fleet_record rec(apr_uint32_t failures, apr_time_t last_failure,
         r.next_retry = last_failure + 15000000;
         r.delay_ms = 15000 * failures;
         r.last_class = 2;
+        r.quality = 1;
     }
     return r;
 }
@@ -47,17 +48,18 @@ static void test_round_trip(void)
 static void test_malformed(void)
 {
     static const char *const bad[] = {
-        "", "sse1", "sse2 1 2 0 3 4 5 6 7\nb\nm",
-        "sse1 1 2 0 3 4 5 6\nb\nm",            /* a field short */
-        "sse1 1 2 0 3 4 5 6 7 8\nb\nm",        /* a field too many */
-        "sse1 1 2 2 3 4 5 6 7\nb\nm",          /* gave_up not 0/1 */
-        "sse1 -1 2 0 3 4 5 6 7\nb\nm",
-        "sse1 99999999999 2 0 3 4 5 6 7\nb\nm", /* over 32 bits */
-        "sse1 1 2 0 3 4 5 6 12345678901234567890\nb\nm",
-        "sse1 1 2 0 3 4 5 6 9999999999999999999\nb\nm",  /* 19 digits */
-        "sse1 1 2 0 3 4 5 6 7\nb",             /* no member */
-        "sse1 1 2 0 3 4 5 6 7\nb\n",           /* empty member */
-        "sse1 1 2 0 3 4 5 6 7\nb\nm\nx",       /* trailing line */
+        "", "sse2", "sse1 1 2 1 0 3 4 5 6 7\nb\nm",   /* an older format */
+        "sse2 1 2 1 0 3 4 5 6\nb\nm",            /* a field short */
+        "sse2 1 2 1 0 3 4 5 6 7 8\nb\nm",        /* a field too many */
+        "sse2 1 2 1 2 3 4 5 6 7\nb\nm",          /* gave_up not 0/1 */
+        "sse2 1 2 4 0 3 4 5 6 7\nb\nm",          /* no such grade */
+        "sse2 -1 2 1 0 3 4 5 6 7\nb\nm",
+        "sse2 99999999999 2 1 0 3 4 5 6 7\nb\nm", /* over 32 bits */
+        "sse2 1 2 1 0 3 4 5 6 12345678901234567890\nb\nm",
+        "sse2 1 2 1 0 3 4 5 6 9999999999999999999\nb\nm",  /* 19 digits */
+        "sse2 1 2 1 0 3 4 5 6 7\nb",             /* no member */
+        "sse2 1 2 1 0 3 4 5 6 7\nb\n",           /* empty member */
+        "sse2 1 2 1 0 3 4 5 6 7\nb\nm\nx",       /* trailing line */
         NULL
     };
     char longname[600];
@@ -68,15 +70,16 @@ static void test_malformed(void)
         CU_ASSERT_EQUAL(sse_fleet_record_parse(bad[i], strlen(bad[i]), &r),
                         -1);
     /* a NUL inside */
-    CU_ASSERT_EQUAL(sse_fleet_record_parse("sse1 1 2 0 3 4 5 6 7\nb\0c\nm",
-                                           27, &r), -1);
+    CU_ASSERT_EQUAL(sse_fleet_record_parse("sse2 1 2 1 0 3 4 5 6 7\nb\0c\nm",
+                                           29, &r), -1);
     /* a name longer than httpd allows */
     memset(longname, 'a', sizeof(longname));
-    memcpy(longname, "sse1 1 2 0 3 4 5 6 7\nb\n", 23);
+    memcpy(longname, "sse2 1 2 1 0 3 4 5 6 7\nb\n", 25);
     CU_ASSERT_EQUAL(sse_fleet_record_parse(longname, sizeof(longname), &r),
                     -1);
-    CU_ASSERT_EQUAL(sse_fleet_record_parse("sse1 1 2 0 3 4 5 6 7\nb\nm", 24,
+    CU_ASSERT_EQUAL(sse_fleet_record_parse("sse2 1 2 1 0 3 4 5 6 7\nb\nm", 26,
                                            &r), 0);
+    CU_ASSERT_EQUAL(r.quality, 1);
 }
 
 /* merge(a, b) == merge(b, a), and merging again changes nothing */
