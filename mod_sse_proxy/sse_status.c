@@ -526,7 +526,8 @@ static void render_html(request_rec *r, sse_counters *c,
     ap_rprintf(r, "<h1>SSE proxy status</h1>\n<p>mod_sse_proxy with "
                "libssepolicy %s &middot; up %" APR_INT64_T_FMT " s &middot; "
                "<a href=\"?format=json\">JSON</a> &middot; "
-               "<a href=\"?format=prometheus\">Prometheus</a></p>\n",
+               "<a href=\"?format=prometheus\">Prometheus</a> &middot; "
+               "<a href=\"?format=policy\">policy</a></p>\n",
                esc(r, ssep_version()),
                (apr_int64_t)apr_time_sec(now - c->started));
 
@@ -674,6 +675,12 @@ int sse_status_handler(request_rec *r)
         render_json(r, c, members);
     } else if (format && !strcmp(format, "prometheus")) {
         render_prometheus(r, c, members);
+    } else if (format && !strcmp(format, "policy")) {
+        /* the configured table, for clients that reconnect by the same
+         * policy as the proxy (browser code, command-line clients) */
+        ap_set_content_type(r, "application/json");
+        policy_json(r);
+        ap_rputs("\n", r);
     } else if (format && strcmp(format, "html")) {
         return HTTP_BAD_REQUEST;
     } else {

@@ -253,6 +253,15 @@ class StatusTest(unittest.TestCase):
         resp, html = self.fetch("?refresh=5")
         self.assertIn('http-equiv="refresh" content="5"', html)
 
+    def test_5_policy_format(self):
+        # the configured table alone, the same document as in ?format=json
+        resp, body = self.fetch("?format=policy")
+        self.assertEqual(resp.headers["content-type"], "application/json")
+        doc = json.loads(body)
+        self.assertEqual(doc, self.status()["policy"])
+        self.assertEqual(set(doc["strategies"]), CLASSES)
+        self.assertEqual(doc["jitter"], "none")
+
     def test_4_bad_format(self):
         c = RawClient(self.httpd.port, "/sse-status?format=xml")
         c.read_to_end()
