@@ -730,7 +730,7 @@ def fleet_section(rows):
         out.append("Command: `%s` (%s mode), started %s; module sha256 "
                    "%s… built %s on top of %s with uncommitted changes. "
                    "Load average before and after: %s, %s. The machine "
-                   "has 2 cores and is shared (other engineers' builds "
+                   "has 2 cores and is shared (other builds "
                    "and tests ran at the same time): the three nodes, "
                    "the origin, redis and the three clients all share "
                    "those 2 cores, so compare the two runs' ratios, not "
