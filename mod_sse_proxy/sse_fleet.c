@@ -9,7 +9,6 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
-#include "ap_provider.h"
 #include "ap_socache.h"
 #include "apr_strings.h"
 #include "apr_thread_cond.h"
@@ -21,11 +20,12 @@
 #include "sse_fleet.h"
 #include "sse_fleet_record.h"
 #include "sse_members.h"
+#include "sse_socache.h"
 #include "sse_stats.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
-#define USERDATA_KEY "mod_sse_proxy:fleet:1"
+#define USERDATA_KEY "mod_sse_proxy:fleet:2"
 /* How often the leading child merges the node's member state with the
  * fleet's: a member out on one node is out on the others within two
  * rounds. */
@@ -45,13 +45,7 @@ APLOG_USE_MODULE(sse_proxy);
 /* Jobs waiting for the thread at most: beyond, requests do not queue. */
 #define QUEUE_MAX 64
 
-typedef struct {
-    const char            *spec;
-    ap_socache_instance_t *inst;
-} fleet_store;
-
-static fleet_store *store;
-static const ap_socache_provider_t *provider;
+static sse_socache *store;
 static int wanted;
 static server_rec *main_server;
 
@@ -105,59 +99,17 @@ int sse_fleet_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
 {
     sse_server_conf *sc = ap_get_module_config(s->module_config,
                                                &sse_proxy_module);
-    apr_pool_t *pproc = s->process->pool;
     struct ap_socache_hints hints = { 32, 512, apr_time_from_sec(60) };
-    const char *spec = sc->state_cache, *colon, *name, *err;
-    fleet_store *t = NULL;
-    apr_status_t rv;
 
     (void)pconf;
     main_server = s;
-    if (!wanted || !spec)
+    if (!wanted || !sc->state_cache)
         return OK;
-    colon = strchr(spec, ':');
-    name = colon ? apr_pstrmemdup(ptemp, spec, colon - spec) : spec;
-    provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
-                                  AP_SOCACHE_PROVIDER_VERSION);
-    if (!provider) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "SSE00072: SSEProxyStateCache needs the socache provider "
-                     "'%s', which is not loaded (LoadModule socache_%s_module)",
-                     name, name);
-        return !OK;
-    }
-    if (provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
-        /* a fleet shares a store across hosts: one that only works
-         * inside one host (shmcb, dbm) makes no fleet */
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "SSE00072: SSEProxyStateCache %s: a fleet needs a store "
-                     "the nodes share over the network (redis, memcache)",
-                     spec);
-        return !OK;
-    }
-    apr_pool_userdata_get((void **)&t, USERDATA_KEY, pproc);
-    if (t && !strcmp(t->spec, spec)) {
-        store = t;
-        return OK;
-    }
-    t = apr_pcalloc(pproc, sizeof(*t));
-    err = provider->create(&t->inst, colon ? colon + 1 : NULL, ptemp, pproc);
-    if (err) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "SSE00072: SSEProxyStateCache %s: %s", spec, err);
-        return !OK;
-    }
-    rv = provider->init(t->inst, "sse-fleet", &hints, s, pproc);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "SSE00072: SSEProxyStateCache %s: cannot set up the "
-                     "store", spec);
-        return !OK;
-    }
-    t->spec = apr_pstrdup(pproc, spec);
-    apr_pool_userdata_set(t, USERDATA_KEY, apr_pool_cleanup_null, pproc);
-    store = t;
-    return OK;
+    /* no mutex: a store that only works inside one host makes no fleet */
+    store = sse_socache_open(sc->state_cache, "SSEProxyStateCache",
+                             "SSE00072", USERDATA_KEY, "sse-fleet", &hints,
+                             NULL, ptemp, s);
+    return store ? OK : !OK;
 }
 
 static sse_counters *counters(void)
@@ -224,17 +176,17 @@ static apr_status_t call(job *j)
     switch (j->op) {
     case JOB_GET:
         j->len = sizeof(j->value) - 1;
-        rv = provider->retrieve(store->inst, main_server, j->key,
+        rv = store->provider->retrieve(store->inst, main_server, j->key,
                                 sizeof(j->key), (unsigned char *)j->value,
                                 &j->len, tpool);
         break;
     case JOB_PUT:
-        rv = provider->store(store->inst, main_server, j->key,
+        rv = store->provider->store(store->inst, main_server, j->key,
                              sizeof(j->key), j->expiry,
                              (unsigned char *)j->value, j->len, tpool);
         break;
     default:
-        rv = provider->remove(store->inst, main_server, j->key,
+        rv = store->provider->remove(store->inst, main_server, j->key,
                               sizeof(j->key), tpool);
         break;
     }

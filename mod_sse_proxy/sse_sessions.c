@@ -7,7 +7,6 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "http_protocol.h"
-#include "ap_provider.h"
 #include "ap_socache.h"
 #include "apr_global_mutex.h"
 #include "apr_optional.h"
@@ -16,29 +15,19 @@
 
 #include "sse_fleet.h"
 #include "sse_members.h"
+#include "sse_socache.h"
 #include "sse_sessions.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
 #define MUTEX_TYPE "sse-proxy-sessions"
-#define USERDATA_KEY "mod_sse_proxy:sessions:1"
+#define USERDATA_KEY "mod_sse_proxy:sessions:2"
 #define BALANCER_PREFIX "balancer://"
 /* Longer session ids are not pinned: they would crowd the store. */
 #define MAX_SESSION_ID 256
 #define MAX_KEY (PROXY_BALANCER_MAX_NAME_SIZE + 1 + MAX_SESSION_ID)
 
-/* Made once in the parent's process pool, like the member table: a
- * graceful restart keeps the map, and children inherit it. */
-typedef struct {
-    const char            *spec;   /* SSEProxySessionCache it was made by */
-    ap_socache_instance_t *inst;
-    apr_global_mutex_t    *lock;   /* for providers that are not MP-safe */
-} session_store;
-
-static session_store *store;
-/* Looked up again each generation: the provider's module may have been
- * reloaded at another address. */
-static const ap_socache_provider_t *provider;
+static sse_socache *store;
 static int wanted;
 
 void sse_sessions_wanted(void)
@@ -53,70 +42,21 @@ apr_status_t sse_sessions_pre_config(apr_pool_t *pconf)
     return ap_mutex_register(pconf, MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-static session_store *make_store(const char *spec, const char *args,
-                                 apr_pool_t *ptemp, server_rec *s)
-{
-    apr_pool_t *pproc = s->process->pool;
-    struct ap_socache_hints hints = { 64, 64, apr_time_from_sec(30) };
-    session_store *t = apr_pcalloc(pproc, sizeof(*t));
-    const char *err;
-    apr_status_t rv;
-
-    err = provider->create(&t->inst, args, ptemp, pproc);
-    if (err) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "SSE00064: SSEProxySessionCache %s: %s", spec, err);
-        return NULL;
-    }
-    if (provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
-        rv = ap_global_mutex_create(&t->lock, NULL, MUTEX_TYPE, NULL, s,
-                                    pproc, 0);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                         "SSE00064: cannot create the session map mutex");
-            return NULL;
-        }
-    }
-    rv = provider->init(t->inst, "mod_sse_proxy-sessions", &hints, s, pproc);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "SSE00064: SSEProxySessionCache %s: cannot set up the "
-                     "session map", spec);
-        return NULL;
-    }
-    t->spec = apr_pstrdup(pproc, spec);
-    apr_pool_userdata_set(t, USERDATA_KEY, apr_pool_cleanup_null, pproc);
-    return t;
-}
-
 int sse_sessions_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                              server_rec *s)
 {
     sse_server_conf *sc = ap_get_module_config(s->module_config,
                                                &sse_proxy_module);
-    const char *spec = sc->session_cache;
-    const char *colon = strchr(spec, ':');
-    const char *name = colon ? apr_pstrmemdup(ptemp, spec, colon - spec)
-                             : spec;
-    session_store *t = NULL;
+    struct ap_socache_hints hints = { 64, 64, apr_time_from_sec(30) };
 
     (void)pconf;
     if (!wanted)
         return OK;
-    provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
-                                  AP_SOCACHE_PROVIDER_VERSION);
-    if (!provider) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "SSE00064: SSEProxySessionHeader needs the socache "
-                     "provider '%s' of SSEProxySessionCache, which is not "
-                     "loaded (LoadModule socache_%s_module)", name, name);
-        return !OK;
-    }
-    apr_pool_userdata_get((void **)&t, USERDATA_KEY, s->process->pool);
-    if (!t || strcmp(t->spec, spec))
-        t = make_store(spec, colon ? colon + 1 : NULL, ptemp, s);
-    store = t;
-    return t ? OK : !OK;
+    store = sse_socache_open(sc->session_cache, "SSEProxySessionCache",
+                             "SSE00064", USERDATA_KEY,
+                             "mod_sse_proxy-sessions", &hints, MUTEX_TYPE,
+                             ptemp, s);
+    return store ? OK : !OK;
 }
 
 void sse_sessions_child_init(apr_pool_t *p, server_rec *s)
@@ -204,7 +144,7 @@ static const char *lookup(request_rec *r, const char *balancer,
 
     if (!klen || !lock(r))
         return NULL;
-    rv = provider->retrieve(store->inst, r->server, key, klen, member, &mlen,
+    rv = store->provider->retrieve(store->inst, r->server, key, klen, member, &mlen,
                             r->pool);
     unlock();
     if (rv != APR_SUCCESS)
@@ -222,7 +162,7 @@ static void put_here(request_rec *r, const sse_dir_conf *d,
 
     if (!klen || !lock(r))
         return;
-    rv = provider->store(store->inst, r->server, key, klen,
+    rv = store->provider->store(store->inst, r->server, key, klen,
                          apr_time_now()
                          + apr_time_from_sec(d->session_timeout_s),
                          (unsigned char *)member, (unsigned int)strlen(member),
@@ -268,7 +208,7 @@ static void drop(request_rec *r, const char *balancer, const char *id)
         sse_fleet_remove("session", balancer, id);
     if (!lock(r))
         return;
-    provider->remove(store->inst, r->server, key, klen, r->pool);
+    store->provider->remove(store->inst, r->server, key, klen, r->pool);
     unlock();
 }
 
