@@ -117,7 +117,7 @@ static sse_counters *counters(void)
     return sse_stats();
 }
 
-static void store_answered(int ok);
+static void store_answered(int ok, apr_time_t started);
 
 /* A call stuck for STALL says the store is gone even though nothing
  * failed; looked at by every request that would use the store. */
@@ -135,25 +135,29 @@ int sse_fleet_usable(void)
     if (!store || !thread || !c)
         return 0;
     if (c->fleet_state != SSE_FLEET_UNREACHABLE && stalled())
-        store_answered(0);
+        store_answered(0, 0);
     return c->fleet_state != SSE_FLEET_UNREACHABLE;
 }
 
-/* The store answered, or did not: the node's view changes (logged once
- * per change, by the child that saw it). */
-static void store_answered(int ok)
+/* The store answered a call begun at started, or did not: the node's
+ * view changes (logged once per change, by the child that saw it).  An
+ * answer to a call begun before the store was found unreachable says
+ * nothing about it now (a reply that was on its way when it stopped). */
+static void store_answered(int ok, apr_time_t started)
 {
     sse_counters *c = counters();
     apr_uint32_t want = ok ? SSE_FLEET_OK : SSE_FLEET_UNREACHABLE;
     apr_uint32_t was;
 
-    if (!c)
+    if (!c || (ok && started <= c->fleet_down_since))
         return;
     if (!ok)
         __atomic_fetch_add(&c->fleet_errors, 1, __ATOMIC_RELAXED);
     was = __atomic_exchange_n(&c->fleet_state, want, __ATOMIC_RELAXED);
     if (was == want)
         return;
+    if (!ok)
+        c->fleet_down_since = apr_time_now();
     if (ok)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, main_server,
                      "SSE00071: SSEProxyStateCache %s answers again: this "
@@ -170,9 +174,10 @@ static void store_answered(int ok)
 static apr_status_t call(job *j)
 {
     apr_status_t rv;
+    apr_time_t started = apr_time_now();
 
     apr_pool_clear(tpool);
-    calling_since = apr_time_now();
+    calling_since = started;
     switch (j->op) {
     case JOB_GET:
         j->len = sizeof(j->value) - 1;
@@ -194,7 +199,7 @@ static apr_status_t call(job *j)
     /* a miss tells nothing: some stores (apr_redis) also report a server
      * they gave up on as a miss; a write tells */
     if (j->op == JOB_PUT || rv == APR_SUCCESS)
-        store_answered(rv == APR_SUCCESS);
+        store_answered(rv == APR_SUCCESS, started);
     return rv;
 }
 

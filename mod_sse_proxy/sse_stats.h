@@ -42,6 +42,7 @@ typedef struct {
     apr_uint32_t fleet_leader;         /* pid of the syncing child */
     apr_time_t   fleet_lease;          /* until when it syncs */
     apr_time_t   fleet_synced;         /* the last complete sync */
+    apr_time_t   fleet_down_since;     /* when it was last found unreachable */
     apr_uint64_t fleet_pulled;         /* member states taken from others */
     apr_uint64_t fleet_pushed;         /* member states written */
     apr_uint64_t fleet_errors;         /* store calls that failed */
