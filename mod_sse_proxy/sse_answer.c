@@ -105,16 +105,27 @@ apr_int64_t sse_initial_retry(request_rec *r, const sse_dir_conf *d,
                               const sse_server_conf *sc)
 {
     const ssep_strategy *net;
-    apr_uint64_t rng;
+    apr_uint64_t rng, low, high;
 
     if (d->retry_ms == SSE_RETRY_OFF)
         return -1;
     if (d->retry_ms > 0)
         return d->retry_ms;
+    /* A healthy stream's first reconnect is never sooner than the
+     * NETWORK_ERROR class's initial delay: jitter spreads clients upward,
+     * up to three times that delay (5-15 s with the default table), so a
+     * restart's wave of reconnects is spread without any coming early. */
     net = ssep_policy_strategy(&sc->policy, SSEP_CLASS_NETWORK);
+    if (!net)
+        return 5000;
+    low = net->initial_ms;
+    high = 3 * (apr_uint64_t)net->initial_ms;
+    if (high > net->max_ms)
+        high = net->max_ms;
+    if (sc->policy.jitter == SSEP_JITTER_NONE || high <= low)
+        return (apr_int64_t)low;
     rng = client_rng(r);
-    return ssep_backoff_jittered(net, 0, SSEP_Q_GOOD, sc->policy.jitter, 0,
-                                 &rng);
+    return (apr_int64_t)ssep_rng_between(&rng, low, high);
 }
 
 int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,

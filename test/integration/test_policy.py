@@ -421,7 +421,8 @@ Timeout 2
         for _ in range(20):
             resp, body = self.get("/events?count=1", headers=SSE)
             h = retry_of(body)
-            self.assertTrue(2500 <= h <= 5000, h)
+            # never below NETWORK_ERROR's initial 5 s, spread up to 15 s
+            self.assertTrue(5000 <= h <= 15000, h)
             hints.add(h)
         self.assertGreater(len(hints), 5)
         self.assertEqual(retry_of(self.get("/fixed?count=1")[1]), 3000)
