@@ -83,7 +83,7 @@ mod_sse_proxy demo on http://$host:$port/  (origins on 127.0.0.1:$o1 and :$o2)
        -d '{"jsonrpc":"2.0","id":1,"method":"initialize"}'   an MCP session (see Mcp-Session-Id)
   curl -N http://$host:$port/mcp -H 'Mcp-Session-Id: <id>' -H 'Accept: application/json, text/event-stream' \
        -d '{"jsonrpc":"2.0","id":2,"method":"tools/call"}'    served by the member that made it
-  http://$host:$port/sse-status                       what the policy sees and decides
+  http://$host:$port/debug/sse-stats                  what the policy sees and decides
   curl 'http://$host:$port/origin1/control?mode=status&status=503'   make origin 1 fail
   curl 'http://$host:$port/origin1/control?mode=normal'              and recover
 

@@ -83,6 +83,8 @@ static int pass_out(relay *rl, int flush)
     conn_rec *c = rl->r->connection;
     apr_status_t rv;
 
+    apr_uint64_t passed_events = rl->stat_events;
+
     if (flush) {
         APR_BRIGADE_INSERT_TAIL(rl->out,
                                 apr_bucket_flush_create(c->bucket_alloc));
@@ -112,6 +114,10 @@ static int pass_out(relay *rl, int flush)
         rl->res->end = SSE_END_CLIENT;
         return -1;
     }
+    /* the events passed on here arrived with the last backend read */
+    if (passed_events)
+        sse_latency_record(apr_time_now() - rl->last_backend,
+                           passed_events);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "apr_time.h"
 
 #include "ssepolicy.h"
+#include "sse_latency.h"
 #include "sse_relay.h"
 
 typedef enum {
@@ -36,6 +37,7 @@ typedef struct {
     apr_uint64_t answers[SSE_ANSWER_KINDS];
     apr_uint64_t first_event_us;       /* sum: request start -> 1st event */
     apr_uint64_t first_events;         /* streams that had a first event */
+    sse_latency_hist event_latency;    /* what the relay adds per event */
     /* The fleet store (SSEProxyStateCache), as this node sees it: one
      * child at a time (the leader, by lease) syncs member state. */
     apr_uint32_t fleet_state;          /* sse_fleet_state */

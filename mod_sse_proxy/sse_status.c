@@ -208,6 +208,103 @@ static void policy_json(request_rec *r)
     ap_rputs(buf, r);
 }
 
+/* The added latency per event: the histogram and what an operator
+ * checks first, p50 and p99 (bucket upper bounds). */
+static void latency_json(request_rec *r, const sse_counters *c)
+{
+    apr_uint64_t counts[SSE_LATENCY_BUCKETS];
+    apr_uint64_t total = sse_latency_snapshot(&c->event_latency, counts);
+    int i;
+
+    ap_rprintf(r, "\"event_latency\":{\"events\":%" APR_UINT64_T_FMT
+               ",\"mean_us\":%.1f,\"p50_us\":%" APR_INT64_T_FMT
+               ",\"p99_us\":%" APR_INT64_T_FMT ",\"buckets\":[", total,
+               ratio(SSE_STAT_GET(c, event_latency.sum_us), total),
+               sse_latency_quantile(counts, total, 0.5),
+               sse_latency_quantile(counts, total, 0.99));
+    for (i = 0; i < SSE_LATENCY_BUCKETS; i++) {
+        if (i < SSE_LATENCY_BOUNDS)
+            ap_rprintf(r, "%s{\"le_us\":%u,", i ? "," : "",
+                       (unsigned)sse_latency_bounds_us[i]);
+        else
+            ap_rputs(",{\"le_us\":null,", r);
+        ap_rprintf(r, "\"events\":%" APR_UINT64_T_FMT "}", counts[i]);
+    }
+    ap_rputs("]},", r);
+}
+
+/* Microseconds as decimal seconds, exact and without trailing zeros
+ * (apr's %g writes "5.e-5"). */
+static const char *seconds_of_us(request_rec *r, apr_uint32_t us)
+{
+    char *s = apr_psprintf(r->pool, "%u.%06u", (unsigned)(us / 1000000),
+                           (unsigned)(us % 1000000));
+    char *end = s + strlen(s) - 1;
+
+    while (*end == '0')
+        *end-- = '\0';
+    if (*end == '.')
+        *end = '\0';
+    return s;
+}
+
+static void latency_prometheus(request_rec *r, const sse_counters *c)
+{
+    apr_uint64_t counts[SSE_LATENCY_BUCKETS], below = 0;
+    apr_uint64_t total = sse_latency_snapshot(&c->event_latency, counts);
+    int i;
+
+    ap_rputs("# HELP sse_proxy_event_latency_seconds Time from the backend "
+             "read that completed an event to its write to the client.\n"
+             "# TYPE sse_proxy_event_latency_seconds histogram\n", r);
+    for (i = 0; i < SSE_LATENCY_BOUNDS; i++) {
+        below += counts[i];
+        ap_rprintf(r, "sse_proxy_event_latency_seconds_bucket{le=\"%s\"} %"
+                   APR_UINT64_T_FMT "\n",
+                   seconds_of_us(r, sse_latency_bounds_us[i]), below);
+    }
+    ap_rprintf(r, "sse_proxy_event_latency_seconds_bucket{le=\"+Inf\"} %"
+               APR_UINT64_T_FMT "\nsse_proxy_event_latency_seconds_sum %.6f\n"
+               "sse_proxy_event_latency_seconds_count %" APR_UINT64_T_FMT
+               "\n", total,
+               (double)SSE_STAT_GET(c, event_latency.sum_us) / 1e6, total);
+}
+
+static const char *us_label(request_rec *r, apr_uint32_t us)
+{
+    return us < 1000 ? apr_psprintf(r->pool, "%u &micro;s", (unsigned)us)
+           : us % 1000 ? apr_psprintf(r->pool, "%u.%u ms", (unsigned)(us / 1000),
+                                     (unsigned)(us % 1000 / 100))
+                     : apr_psprintf(r->pool, "%u ms", (unsigned)(us / 1000));
+}
+
+static void latency_html(request_rec *r, const sse_counters *c)
+{
+    apr_uint64_t counts[SSE_LATENCY_BUCKETS], most = 0;
+    apr_uint64_t total = sse_latency_snapshot(&c->event_latency, counts);
+    int i;
+
+    for (i = 0; i < SSE_LATENCY_BUCKETS; i++)
+        if (counts[i] > most)
+            most = counts[i];
+    ap_rprintf(r, "<h2>Added latency per event</h2>\n<p>backend read to "
+               "client write &middot; %" APR_UINT64_T_FMT " events &middot; "
+               "mean %.0f &micro;s</p>\n<table><tr><th class=l>up to</th>"
+               "<th>events</th><th>share</th><th class=l></th></tr>\n",
+               total, ratio(SSE_STAT_GET(c, event_latency.sum_us), total));
+    for (i = 0; i < SSE_LATENCY_BUCKETS; i++)
+        ap_rprintf(r, "<tr><td class=l>%s</td><td>%" APR_UINT64_T_FMT
+                   "</td><td>%.1f%%</td><td class=l><span style=\"display:"
+                   "inline-block;background:#48c;height:.8em;width:%.1fem\">"
+                   "</span></td></tr>\n",
+                   i < SSE_LATENCY_BOUNDS
+                       ? us_label(r, sse_latency_bounds_us[i])
+                       : "more", counts[i],
+                   100 * ratio(counts[i], total),
+                   most ? 20.0 * (double)counts[i] / (double)most : 0.0);
+    ap_rputs("</table>\n", r);
+}
+
 static void render_json(request_rec *r, sse_counters *c,
                         apr_array_header_t *members)
 {
@@ -233,6 +330,7 @@ static void render_json(request_rec *r, sse_counters *c,
     ap_rprintf(r, "\"first_event\":{\"streams\":%" APR_UINT64_T_FMT
                ",\"mean_ms\":%.1f},", firsts,
                ratio(SSE_STAT_GET(c, first_event_us), firsts) / 1000.0);
+    latency_json(r, c);
     ap_rputs("\"errors\":{", r);
     for (k = SSEP_CLASS_NETWORK; k < SSEP_CLASS_COUNT; k++)
         ap_rprintf(r, "%s\"%s\":%" APR_UINT64_T_FMT,
@@ -349,6 +447,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                "sse_proxy_first_event_seconds_count %" APR_UINT64_T_FMT "\n",
                (double)SSE_STAT_GET(c, first_event_us) / 1e6,
                SSE_STAT_GET(c, first_events));
+    latency_prometheus(r, c);
     prom_head(r, "sse_proxy_errors_total", "counter",
               "Classified failures on SSE routes.");
     for (k = SSEP_CLASS_NETWORK; k < SSEP_CLASS_COUNT; k++)
@@ -545,6 +644,7 @@ static void render_html(request_rec *r, sse_counters *c,
                SSE_STAT_GET(c, heartbeats),
                ratio(SSE_STAT_GET(c, first_event_us), firsts) / 1000.0);
 
+    latency_html(r, c);
     ap_rputs("<h2>Errors and outcomes</h2>\n<table><tr>", r);
     for (k = SSEP_CLASS_NETWORK; k < SSEP_CLASS_COUNT; k++)
         ap_rprintf(r, "<th>%s</th>", ssep_class_name((ssep_class)k));

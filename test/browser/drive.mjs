@@ -387,7 +387,7 @@ const scenarios = {
       last_id: document.getElementById('last-id').textContent,
       events: document.querySelectorAll('#events li.event').length,
       entries: [...document.querySelectorAll('#events li')].map((li) => li.textContent),
-      status_link: !!document.querySelector('a[href="/sse-status"]'),
+      status_link: !!document.querySelector('a[href="/debug/sse-stats"]'),
     }));
     return { status: resp ? resp.status() : null, ...info, protocols };
   },

@@ -60,6 +60,16 @@ class ShippedConfTest(unittest.TestCase):
                    extra_modules=[("socache_redis_module",
                                    "mod_socache_redis.so")])
 
+    def test_status_at_the_designs_path(self):
+        # every shipped configuration with a stream route mounts the
+        # status handler where the design names it
+        for name in ("examples/balancer.conf", "examples/llm.conf",
+                     "examples/mcp.conf", "examples/fleet.conf",
+                     "demo.conf.in"):
+            text = read(name)
+            self.assertRegex(text, r"<Location /debug/sse-stats>\s*\n\s*"
+                             r"SetHandler sse-proxy-status", name)
+
     def test_demo_conf(self):
         text = read("demo.conf.in")
         root = os.path.join(self.work, "demo")

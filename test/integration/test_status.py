@@ -47,7 +47,8 @@ CustomLog "{root}/notes.log" ssenotes
 
 # name -> (type, required) of the documented JSON schema (docs/status.md)
 TOP = {"version": str, "uptime_seconds": int, "streams": dict,
-       "relayed": dict, "first_event": dict, "errors": dict, "ends": dict,
+       "relayed": dict, "first_event": dict, "event_latency": dict,
+       "errors": dict, "ends": dict,
        "answers": dict, "fleet": dict, "members": list, "policy": dict}
 MEMBER = {"balancer": str, "member": str, "state": (str, type(None)),
           "usable": (bool, type(None)), "last_class": (str, type(None)),
@@ -68,6 +69,13 @@ def check_schema(test, doc):
                      {"open", "requests", "established", "success_rate"})
     test.assertEqual(set(doc["relayed"]), {"events", "bytes", "heartbeats"})
     test.assertEqual(set(doc["first_event"]), {"streams", "mean_ms"})
+    lat = doc["event_latency"]
+    test.assertEqual(set(lat), {"events", "mean_us", "p50_us", "p99_us",
+                                "buckets"})
+    test.assertEqual(sum(b["events"] for b in lat["buckets"]), lat["events"])
+    bounds = [b["le_us"] for b in lat["buckets"]]
+    test.assertIsNone(bounds[-1])
+    test.assertEqual(bounds[:-1], sorted(bounds[:-1]))
     test.assertEqual(set(doc["errors"]), CLASSES)
     test.assertEqual(set(doc["ends"]), {"backend", "client", "idle", "oversize",
                                         "premature", "error", "shutdown"})
@@ -119,7 +127,7 @@ def parse_prometheus(test, text):
         m = SAMPLE.match(line)
         test.assertIsNotNone(m, "bad sample line: %r" % line)
         name = m.group("name")
-        family = re.sub(r"_(sum|count)$", "", name)
+        family = re.sub(r"_(sum|count|bucket)$", "", name)
         if family not in types:
             family = name
         test.assertIn(family, types, "sample without TYPE: " + line)
@@ -190,6 +198,12 @@ class StatusTest(unittest.TestCase):
         self.assertEqual(d("ends", "backend"), 8)
         self.assertEqual(d("errors", "PROXY_ERROR"), 1)
         self.assertEqual(d("first_event", "streams"), 8)
+        # every relayed event is in the added-latency histogram, and on an
+        # idle loopback the relay adds well under the design's 100 ms
+        self.assertEqual(d("event_latency", "events"), 6 * 3 + 2)
+        lat = after["event_latency"]
+        self.assertIsNotNone(lat["p50_us"])
+        self.assertLessEqual(lat["p50_us"], 100000)
         self.assertEqual(after["streams"]["open"], 0)
         self.assertGreater(after["relayed"]["bytes"], before["relayed"]["bytes"])
         feed = [m for m in after["members"] if m["balancer"] == "feed"]
@@ -238,6 +252,16 @@ class StatusTest(unittest.TestCase):
                 self.assertGreaterEqual(s2[(name, labels)], value, name)
         self.assertGreater(s2[("sse_proxy_events_total", ())],
                            s1[("sse_proxy_events_total", ())])
+        # the added latency per event, a cumulative histogram
+        self.assertEqual(types2["sse_proxy_event_latency_seconds"], "histogram")
+        buckets = sorted(((float(dict(l)["le"]), v) for (n, l), v in s2.items()
+                          if n == "sse_proxy_event_latency_seconds_bucket"))
+        self.assertEqual(buckets[-1][0], float("inf"))
+        self.assertEqual([v for _, v in buckets], sorted(v for _, v in buckets))
+        self.assertEqual(buckets[-1][1],
+                         s2[("sse_proxy_event_latency_seconds_count", ())])
+        self.assertEqual(s2[("sse_proxy_event_latency_seconds_count", ())],
+                         s2[("sse_proxy_events_total", ())])
 
     def test_3_html_escapes(self):
         resp, html = self.fetch()
@@ -246,6 +270,7 @@ class StatusTest(unittest.TestCase):
         self.assertNotIn("<script>", html)
         self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", html)
         self.assertIn("feed", html)
+        self.assertIn("Added latency per event", html)
         # the hostile name is safe in JSON and Prometheus too
         doc = self.status()
         self.assertTrue(any("<script>" in m["member"] for m in doc["members"]))
