@@ -22,6 +22,29 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+/* A short, printable copy of user input for a one-line message: control
+ * bytes become \r, \n or ?, and a long value is cut with "...". */
+static const char *shown(const char *in, char *buf, size_t len)
+{
+    size_t o = 0;
+
+    for (; *in && o + 5 < len; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '\r' || c == '\n') {
+            buf[o++] = '\\';
+            buf[o++] = c == '\r' ? 'r' : 'n';
+        } else {
+            buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        }
+    }
+    if (*in) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = 0;
+    return buf;
+}
+
 static int lower(int c)
 {
     return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
@@ -175,26 +198,30 @@ static int strategy_arg(sse_tail_args *a, const char *arg, char *err,
                         size_t errlen)
 {
     const char *eq = strchr(arg, '=');
-    char name[32], why[128];
+    char name[32], why[128], tmp[48];
     ssep_class c;
     ssep_strategy s;
     size_t n;
 
     if (!eq)
-        return fail(err, errlen, "--strategy wants CLASS=spec, got '%.64s'",
-                    arg);
+        return fail(err, errlen, "--strategy wants CLASS=spec, got '%s'",
+                    shown(arg, tmp, sizeof(tmp)));
     n = (size_t)(eq - arg);
     if (n == 0 || n >= sizeof(name))
-        return fail(err, errlen, "--strategy: bad class in '%.64s'", arg);
+        return fail(err, errlen, "--strategy: bad class in '%s'",
+                    shown(arg, tmp, sizeof(tmp)));
     memcpy(name, arg, n);
     name[n] = 0;
     if (ssep_class_parse(name, &c) != 0 || c == SSEP_CLASS_NONE)
         return fail(err, errlen, "--strategy: unknown class '%s' (network, "
-                    "auth, server or proxy)", name);
+                    "auth, server or proxy)", shown(name, tmp, sizeof(tmp)));
     s = *ssep_default_strategy(c);
     why[0] = 0;
-    if (ssep_strategy_parse(&s, eq + 1, why, sizeof(why)) != 0)
-        return fail(err, errlen, "--strategy %s: %s", name, why);
+    if (ssep_strategy_parse(&s, eq + 1, why, sizeof(why)) != 0) {
+        char msg[160];
+        return fail(err, errlen, "--strategy %s: %s", name,
+                    shown(why, msg, sizeof(msg)));
+    }
     if (a->n_strategies == SSE_TAIL_MAX_STRATEGY)
         return fail(err, errlen, "more than %d --strategy options",
                     SSE_TAIL_MAX_STRATEGY);
@@ -212,7 +239,11 @@ static int header_arg(sse_tail_args *a, const char *h, char *err,
     char why[128];
 
     if (sse_tail_header_check(h, &name_len, &value, why, sizeof(why)) != 0)
-        return fail(err, errlen, "bad header '%.40s': %s", h, why);
+    {
+        char tmp[48];
+        return fail(err, errlen, "bad header '%s': %s",
+                    shown(h, tmp, sizeof(tmp)), why);
+    }
     if (equal_nocase(h, name_len, "Last-Event-ID")) {
         a->initial_id = value;
         return 0;
@@ -247,6 +278,8 @@ static const struct {
 static int set_value(sse_tail_args *a, int id, const char *name,
                      const char *v, char *err, size_t errlen)
 {
+    char tmp[48];
+
     switch (id) {
     case OPT_HEADER:
         return header_arg(a, v, err, errlen);
@@ -254,22 +287,22 @@ static int set_value(sse_tail_args *a, int id, const char *name,
         return strategy_arg(a, v, err, errlen);
     case OPT_JITTER:
         if (ssep_jitter_parse(v, &a->jitter) != 0)
-            return fail(err, errlen, "--jitter: unknown mode '%.32s' (none, "
-                        "full, equal or decorrelated)", v);
+            return fail(err, errlen, "--jitter: unknown mode '%s' (none, "
+                        "full, equal or decorrelated)", shown(v, tmp, sizeof(tmp)));
         a->have_jitter = 1;
         return 0;
     case OPT_MAX_EVENTS:
         if (parse_count(v, &a->max_events) != 0)
             return fail(err, errlen, "--max-events wants a whole number "
-                        "from 1 to 10^12, got '%.32s'", v);
+                        "from 1 to 10^12, got '%s'", shown(v, tmp, sizeof(tmp)));
         return 0;
     case OPT_TIMEOUT:
     case OPT_CONNECT_TIMEOUT: {
         int64_t ms;
         if (sse_tail_parse_seconds(v, &ms) != 0 || ms == 0)
             return fail(err, errlen, "--%s wants seconds (up to three "
-                        "decimals, more than 0, at most a year), got '%.32s'",
-                        name, v);
+                        "decimals, more than 0, at most a year), got '%s'",
+                        name, shown(v, tmp, sizeof(tmp)));
         if (id == OPT_TIMEOUT)
             a->timeout_ms = ms;
         else
@@ -308,7 +341,8 @@ int sse_tail_args_parse(sse_tail_args *a, int argc, char **argv,
             return fail(err, errlen, "missing argument");
         if (only_args || arg[0] != '-' || arg[1] == 0) {
             if (a->url)
-                return fail(err, errlen, "more than one URL ('%.64s')", arg);
+                return fail(err, errlen, "more than one URL ('%s')",
+                            shown(arg, why, sizeof(why)));
             a->url = arg;
             continue;
         }
@@ -321,7 +355,8 @@ int sse_tail_args_parse(sse_tail_args *a, int argc, char **argv,
             switch (arg[1]) {
             case 'h': case 'V': case 'q': case 'j':
                 if (arg[2])
-                    return fail(err, errlen, "unknown option '%.32s'", arg);
+                    return fail(err, errlen, "unknown option '%s'",
+                                shown(arg, why, sizeof(why)));
                 if (arg[1] == 'h')
                     a->help = 1;
                 else if (arg[1] == 'V')
@@ -339,7 +374,8 @@ int sse_tail_args_parse(sse_tail_args *a, int argc, char **argv,
                     return -1;
                 continue;
             default:
-                return fail(err, errlen, "unknown option '%.32s'", arg);
+                return fail(err, errlen, "unknown option '%s'",
+                                shown(arg, why, sizeof(why)));
             }
         }
         name = arg + 2;
@@ -353,7 +389,8 @@ int sse_tail_args_parse(sse_tail_args *a, int argc, char **argv,
         if (id != OPT_NONE) {
             if (!val) {
                 if (i + 1 >= argc)
-                    return fail(err, errlen, "--%.32s needs a value", name);
+                    return fail(err, errlen, "--%s needs a value",
+                                shown(name, why, sizeof(why)));
                 val = argv[++i];
             }
             snprintf(why, sizeof(why), "%.*s", (int)name_len, name);
@@ -362,8 +399,12 @@ int sse_tail_args_parse(sse_tail_args *a, int argc, char **argv,
             continue;
         }
         if (val)
-            return fail(err, errlen, "option '--%.*s' takes no value",
-                        (int)(name_len > 32 ? 32 : name_len), name);
+        {
+            snprintf(why, sizeof(why), "%.*s",
+                     (int)(name_len > 32 ? 32 : name_len), name);
+            return fail(err, errlen, "option '--%s' takes no value",
+                        shown(why, why + 80, 80));
+        }
         if (strcmp(name, "help") == 0)
             a->help = 1;
         else if (strcmp(name, "version") == 0)
@@ -377,7 +418,8 @@ int sse_tail_args_parse(sse_tail_args *a, int argc, char **argv,
         else if (strcmp(name, "http2-prior-knowledge") == 0)
             a->http = SSE_TAIL_HTTP_2_PRIOR;
         else
-            return fail(err, errlen, "unknown option '%.32s'", arg);
+            return fail(err, errlen, "unknown option '%s'",
+                                shown(arg, why, sizeof(why)));
     }
     if (a->help || a->version)
         return 0;
@@ -392,7 +434,7 @@ int sse_tail_args_apply_policy(const sse_tail_args *a, ssep_policy *p,
                                char *err, size_t errlen)
 {
     size_t i;
-    char why[128];
+    char why[128], msg[160];
 
     for (i = 0; i < a->n_strategies; i++) {
         ssep_class c = a->strategies[i].cls;
@@ -400,7 +442,7 @@ int sse_tail_args_apply_policy(const sse_tail_args *a, ssep_policy *p,
         if (ssep_strategy_parse(&p->strategy[c], a->strategies[i].spec, why,
                                 sizeof(why)) != 0)
             return fail(err, errlen, "--strategy %s: %s", ssep_class_name(c),
-                        why);
+                        shown(why, msg, sizeof(msg)));
     }
     if (a->have_jitter)
         p->jitter = a->jitter;

@@ -120,8 +120,8 @@ static int read_string(reader *r, char *out, size_t outlen, int *ascii)
                 return fail(r, "bad escape");
             }
         }
-        if (c >= 0x80 || c == 0)
-            ok = 0;
+        if (c >= 0x80 || c < 0x20 || c == 0x7f)
+            ok = 0; /* keys and names are printable ASCII */
         else if (out) {
             if (n + 1 < outlen)
                 out[n++] = (char)c;
@@ -195,7 +195,7 @@ static int read_number(reader *r, double *out, int *integer)
             return fail(r, "bad number");
         while (exp-- > 0 && v != 0 && v < 1e300)
             v = eneg ? v / 10 : v * 10;
-        if (v != (double)(unsigned long long)v || v >= 1e19)
+        if (v >= 1e19 || v != (double)(unsigned long long)v)
             is_int = 0;
     }
     r->pos = p;
@@ -387,7 +387,9 @@ static int top_member(reader *r, const char *key, void *vctx, int depth)
             return fail(r, "\"jitter\" is not a string");
         if (read_string(r, name, sizeof(name), &ascii) != 0)
             return -1;
-        if (!ascii || ssep_jitter_parse(name, &t->p->jitter) != 0)
+        if (!ascii)
+            return fail(r, "unknown jitter");
+        if (ssep_jitter_parse(name, &t->p->jitter) != 0)
             return fail(r, "unknown jitter \"%.31s\"", name);
         return 0;
     }
