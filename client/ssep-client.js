@@ -281,7 +281,7 @@ export class SSEClient extends EventTarget {
   async sse() {
     const o = this.o;
     const ac = this.ac = new AbortController();
-    const t0 = performance.now();
+    let t0;
     this.buffered = false;
     this.hint = null;
     this.emit('connecting', { url: this.url, transport: 'sse' });
@@ -292,6 +292,7 @@ export class SSEClient extends EventTarget {
       if (this.parser.lastId) h['Last-Event-ID'] = this.parser.lastId;
       if (this.closed) return {};
       this.kick();
+      t0 = performance.now();
       res = await fetch(this.url, { method: o.method || 'GET', body: o.body, headers: h, credentials: o.credentials || 'same-origin', cache: 'no-store', signal: ac.signal });
     } catch (e) {
       clearTimeout(this.wd);
