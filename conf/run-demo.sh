@@ -56,6 +56,7 @@ Group nogroup"
 fi
 sed -e "s|@root@|$root|g" -e "s|@host@|$host|g" -e "s|@port@|$port|g" \
     -e "s|@moddir@|$moddir|g" -e "s|@www@|$srcdir/demo/www|g" \
+    -e "s|@client@|$srcdir/client|g" \
     -e "s|@sse_module@|$builddir/mod_sse_proxy/.libs/mod_sse_proxy.so|g" \
     -e "s|@origin1@|$o1|g" -e "s|@origin2@|$o2|g" \
     "$srcdir/conf/demo.conf.in" | awk -v user="$user" '{ if ($0 == "@user@") print user; else print }' \
@@ -76,6 +77,7 @@ mod_sse_proxy demo on http://$host:$port/  (origins on 127.0.0.1:$o1 and :$o2)
   curl -N -H 'Last-Event-ID: 100' http://$host:$port/events     resumes at id 101
   curl -N --http2-prior-knowledge http://$host:$port/stream     the same over HTTP/2 (h2c)
   http://$host:$port/chat.html                        a chat page reading a POST token stream (fetch)
+  http://$host:$port/client.html                      the same stream read by ssep-client.js (discovery, policy, backoff)
   curl -N http://$host:$port/v1/chat/completions -d '{"stream":true}'    LLM tokens
   curl -N 'http://$host:$port/v1/chat/completions?think_ms=8000&tokens=30' -d '{"stream":true}'
                                                       a model that thinks 8 s first

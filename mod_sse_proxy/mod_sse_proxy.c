@@ -482,6 +482,41 @@ cleanup:
     return status;
 }
 
+/* Endpoint discovery: a HEAD asking for text/event-stream on an SSE
+ * route is answered here, before mod_proxy picks a member, so that a
+ * client probing candidate URLs costs no backend a request (and gets its
+ * answer while every member is out).  The answer is the head a stream
+ * would have, and X-SSE-Relay names the relay.  Any other HEAD on the
+ * route is relayed as before. */
+static int sse_discovery_handler(request_rec *r)
+{
+    sse_dir_conf *dconf;
+
+    if (!r->header_only || r->proxyreq != PROXYREQ_REVERSE || !r->handler
+        || strcmp(r->handler, "proxy-server") || !r->filename
+        || !sse_client_wants_stream(r))
+        return DECLINED;
+    if (ap_cstr_casecmpn(r->filename, "proxy:http:", 11)
+        && ap_cstr_casecmpn(r->filename, "proxy:https:", 12)
+        && ap_cstr_casecmpn(r->filename, "proxy:balancer:", 15))
+        return DECLINED;
+    dconf = ap_get_module_config(r->per_dir_config, &sse_proxy_module);
+    if (!sse_conf_enabled(dconf))
+        return DECLINED;
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "SSE00080: HEAD for an event stream answered by the relay "
+                  "(endpoint discovery); no backend asked");
+    ap_set_content_type(r, "text/event-stream");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+    apr_table_setn(r->headers_out, "X-SSE-Relay", "mod_sse_proxy");
+    sse_cors_headers(r, dconf);
+    if (apr_table_get(r->headers_out, "Access-Control-Allow-Origin"))
+        apr_table_mergen(r->headers_out, "Access-Control-Expose-Headers",
+                         "X-SSE-Relay");
+    apr_table_setn(r->notes, "sse-end", "discovery");
+    return OK;
+}
+
 /* mod_proxy ends with 503 when no member could serve the request (all
  * out, or every attempt failed): an SSE route answers in a form the
  * client can act on instead of an error page. */
@@ -550,6 +585,7 @@ static void sse_register_hooks(apr_pool_t *p)
     /* slotmem providers register in their own pre_config */
     static const char *const after_slotmem[] = { "mod_slotmem_shm.c", NULL };
     static const char *const balancer[] = { "mod_proxy_balancer.c", NULL };
+    static const char *const before_proxy[] = { "mod_proxy.c", NULL };
 
     proxy_hook_scheme_handler(sse_proxy_handler, NULL, succ, APR_HOOK_FIRST);
     /* a session's member is chosen before the balancer chooses one */
@@ -561,6 +597,9 @@ static void sse_register_hooks(apr_pool_t *p)
     ap_hook_post_config(sse_post_config, after_slotmem, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(sse_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(sse_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* ahead of mod_proxy's own handler, which would pick a member */
+    ap_hook_handler(sse_discovery_handler, NULL, before_proxy,
+                    APR_HOOK_FIRST);
     sse_async_register_hooks();
 }
 

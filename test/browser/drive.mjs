@@ -365,6 +365,31 @@ const scenarios = {
     return { status: resp ? resp.status() : null, ...info };
   },
 
+  // {url, script, ready, until, ready_ms, until_ms}: a page that runs
+  // code of its own (the ssep-client tests: test_client_js.py).  At url,
+  // `script` (an expression, awaited) sets up window.__rec; with `ready`
+  // (an expression), once it holds the driver prints READY, waits for a
+  // line on stdin and sets __rec.mark to the number of events so far;
+  // then it waits until `until` holds (done: false if it never did) and
+  // returns __rec.
+  async script() {
+    const { page, protocols, failures } = await launch();
+    const resp = await page.goto(args.url, { waitUntil: 'load' });
+    await page.evaluate(args.script);
+    const holds = (expr, ms) => page.waitForFunction(expr, null, { timeout: ms, polling: 50 })
+      .then(() => true, () => false);
+    let ready = null;
+    if (args.ready) {
+      ready = await holds(args.ready, args.ready_ms || 20000);
+      process.stdout.write('READY\n');
+      await nextStdinLine(args.handshake_ms || 60000);
+      await page.evaluate(() => { window.__rec.mark = window.__rec.events.length; });
+    }
+    const done = args.until ? await holds(args.until, args.until_ms || 30000) : true;
+    const rec = await page.evaluate(() => JSON.parse(JSON.stringify(window.__rec)));
+    return { status: resp ? resp.status() : null, ready, done, ...rec, protocols, failures };
+  },
+
   // {url, events, click, wait_text, screenshot}: the demo page once it
   // lists `events` events; optionally after clicking a button (CSS
   // selector) and waiting for a text to appear in the page.

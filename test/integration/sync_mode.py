@@ -12,7 +12,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 SUITE = ["test_conf", "test_relay", "test_policy", "test_status",
-         "test_cors", "test_hostile", "test_async", "test_abuse", "test_methods"]
+         "test_cors", "test_hostile", "test_async", "test_abuse", "test_methods",
+         "test_discovery"]
 
 if __name__ == "__main__":
     tests = unittest.defaultTestLoader.loadTestsFromNames(SUITE)
