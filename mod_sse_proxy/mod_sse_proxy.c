@@ -27,6 +27,7 @@
 #include "sse_config.h"
 #include "sse_cors.h"
 #include "sse_members.h"
+#include "sse_nonblock.h"
 #include "sse_relay.h"
 #include "sse_fleet.h"
 #include "sse_reqbody.h"
@@ -310,8 +311,10 @@ static int relay_answer(sse_stream *st, const sse_response *resp)
      * chunked and a clean end stays distinguishable from a broken one
      * (ap_set_keepalive() decides chunking before it reads this). */
     apr_table_setn(st->r->headers_out, "Connection", "close");
+    /* one slice here, as on any later turn: a saturating stream must not
+     * keep the thread that accepted it */
     if (sse_relay_begin(rl, &st->result) == SSE_RELAY_WAITING
-        && sse_relay_pump(rl) == SSE_RELAY_WAITING) {
+        && (st->state = sse_relay_pump(rl)) != SSE_RELAY_DONE) {
         st->relay = rl;
         return 1;
     }
@@ -601,6 +604,7 @@ static void sse_register_hooks(apr_pool_t *p)
     ap_hook_handler(sse_discovery_handler, NULL, before_proxy,
                     APR_HOOK_FIRST);
     sse_async_register_hooks();
+    sse_nonblock_register();
 }
 
 AP_DECLARE_MODULE(sse_proxy) = {

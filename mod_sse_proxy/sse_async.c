@@ -114,20 +114,32 @@ static void resume_sync(void *baton)
     sse_stream *st = baton;
 
     sse_thread_starts_job();
-    sse_relay_follow(st->relay);
+    sse_relay_follow(st->relay, st->state);
     finish(st);
 }
 
 /* Hands the stream to the watcher; from here another thread may resume
- * it at any moment, so the caller must not touch it any more. */
+ * it at any moment, so the caller must not touch it any more.  A stream
+ * whose turn is over while its backend has more goes back to the end of
+ * the queue of ready streams: its next bytes may already sit in the
+ * backend connection's input filters, where no poll would see them. */
 static void arm(sse_stream *st)
 {
     sse_relay *rl = st->relay;
-    apr_status_t rv = sse_waiter_arm(st->waiter,
-                                     sse_relay_backend_socket(rl),
-                                     sse_relay_client_socket(rl),
-                                     sse_relay_deadline(rl));
+    apr_status_t rv;
 
+    if (st->state == SSE_RELAY_MORE) {
+        sse_waiter_requeue(st->waiter);
+        return;
+    }
+    if (st->state == SSE_RELAY_WRITING)
+        rv = sse_waiter_arm_write(st->waiter, sse_relay_write_socket(rl),
+                                  sse_relay_client_socket(rl) != NULL,
+                                  sse_relay_deadline(rl));
+    else
+        rv = sse_waiter_arm(st->waiter, sse_relay_backend_socket(rl),
+                            sse_relay_client_socket(rl),
+                            sse_relay_deadline(rl));
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, st->r,
                       "SSE00053: cannot watch the stream's sockets; it "
@@ -136,14 +148,16 @@ static void arm(sse_stream *st)
     }
 }
 
-/* A worker thread's turn at a waiting stream. */
+/* A worker thread's turn at a waiting stream: one slice of it. */
 static void resume(void *baton)
 {
     sse_stream *st = baton;
 
-    if (sse_relay_wake(st->relay, sse_waiter_backend_ready(st->waiter),
-                       sse_waiter_client_ready(st->waiter))
-        == SSE_RELAY_WAITING)
+    st->state = sse_relay_wake(st->relay,
+                               sse_waiter_backend_ready(st->waiter),
+                               sse_waiter_client_ready(st->waiter),
+                               sse_waiter_client_writable(st->waiter));
+    if (st->state != SSE_RELAY_DONE)
         arm(st);
     else
         finish(st);
@@ -274,7 +288,7 @@ static int async_handler(request_rec *r)
         if (st->waiter)
             sse_waiter_retire(st->waiter);
         st->waiter = NULL;
-        sse_relay_follow(st->relay);
+        sse_relay_follow(st->relay, st->state);
         sse_stream_complete(st);
         return OK;
     }

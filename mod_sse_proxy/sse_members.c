@@ -33,7 +33,7 @@ static shared_table *shared;
 
 /* A module upgraded by a graceful restart finds the old table under the
  * old key and makes a new one: the layout is part of the name. */
-#define USERDATA_KEY "mod_sse_proxy:members:6"
+#define USERDATA_KEY "mod_sse_proxy:members:7"
 
 /* A name httpd allows must fit whole (sse_member_table.h). */
 typedef char balancer_name_fits[SSE_BALANCER_NAME_SIZE

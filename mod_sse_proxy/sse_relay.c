@@ -14,12 +14,19 @@
 #include "ap_mpm.h"
 
 #include "ssepolicy.h"
+#include "sse_nonblock.h"
 #include "sse_relay.h"
 #include "sse_stats.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
 #define READ_CHUNK (64 * 1024)
+/* What one turn of a stream relays at most before its thread goes on to
+ * the next ready stream: two backend reads.  A saturating stream then
+ * holds a worker for a fraction of a millisecond at a time, and a stream
+ * that just became ready waits for the ones ahead of it in the queue,
+ * not for their whole backlog. */
+#define SLICE (2 * READ_CHUNK)
 /* How often a quiet stream looks whether httpd is stopping. */
 #define STATE_CHECK apr_time_from_sec(1)
 static const char heartbeat_line[] = ": heartbeat\n\n";
@@ -33,6 +40,11 @@ struct sse_relay {
     ssep_parser        *parser;   /* NULL when relaying a non-SSE answer */
     apr_bucket_brigade *in, *out;
     apr_socket_t       *client_sock; /* NULL: not watched (HTTP/2, data) */
+    sse_nonblock       *nb;          /* NULL: writes may block (HTTP/2) */
+    /* Since when output waits for a client that drained nothing: 0 when
+     * none waits. */
+    apr_time_t          write_stalled;
+    apr_size_t          slice_left;
     apr_time_t          last_backend;
     apr_time_t          last_heartbeat;
     apr_size_t          unflushed;
@@ -104,15 +116,25 @@ static int pass_out(relay *rl, int flush)
     rv = ap_pass_brigade(rl->r->output_filters, rl->out);
     apr_brigade_cleanup(rl->out);
     if (rv != APR_SUCCESS || c->aborted) {
-        /* A client that stops reading blocks the write for Timeout at
-         * most; its stream is then dropped, so one slow consumer holds
-         * no more than the socket buffers. */
+        /* Without the non-blocking filter (HTTP/2), a client that stops
+         * reading blocks the write for Timeout at most; its stream is
+         * then dropped. */
         if (APR_STATUS_IS_TIMEUP(rv))
             ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, rl->r,
                           "SSE00025: client not reading for Timeout; "
                           "dropping the stream");
         rl->res->end = SSE_END_CLIENT;
         return -1;
+    }
+    if (rl->nb && sse_nonblock_pending(rl->nb)) {
+        if (!rl->write_stalled) {
+            rl->write_stalled = apr_time_now();
+            SSE_STAT_ADD(streams_held, 1);
+        }
+    }
+    else if (rl->write_stalled) {
+        rl->write_stalled = 0;
+        SSE_STAT_ADD(streams_held, -1);
     }
     /* the events passed on here arrived with the last backend read */
     if (passed_events)
@@ -188,21 +210,31 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
     return 0;
 }
 
-/* Everything the backend has ready, without blocking.  Returns 1 when it
- * would block, 0 at the end of the body, -1 when the stream must end. */
+/* What the backend has ready, without blocking, up to a slice.  Returns
+ * DRAINED when it would block, 0 at the end of the body, -1 when the
+ * stream must end, CLIENT_FULL when output waits for the client (the
+ * backend is not read meanwhile: it feels the client's pace), SLICE_USED
+ * when the turn is over. */
+enum { DRAINED = 1, CLIENT_FULL, SLICE_USED };
+
 static int drain_backend(relay *rl)
 {
     for (;;) {
         apr_status_t rv;
         apr_bucket *b;
+        apr_off_t got = 0;
         int eof = 0;
 
+        if (rl->write_stalled)
+            return CLIENT_FULL;
+        if (!rl->slice_left)
+            return SLICE_USED;
         apr_brigade_cleanup(rl->in);
         rv = ap_get_brigade(rl->origin->input_filters, rl->in,
                             AP_MODE_READBYTES, APR_NONBLOCK_READ, READ_CHUNK);
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(rl->in)))
-            return 1;
+            return DRAINED;
         if (APR_STATUS_IS_EOF(rv)) {
             eof = 1;
         } else if (rv != APR_SUCCESS) {
@@ -210,6 +242,9 @@ static int drain_backend(relay *rl)
             rl->res->backend_error = rv;
             return -1;
         }
+        apr_brigade_length(rl->in, 0, &got);
+        rl->slice_left -= (apr_size_t)got < rl->slice_left
+                          ? (apr_size_t)got : rl->slice_left;
         rl->last_backend = apr_time_now();
         for (b = APR_BRIGADE_FIRST(rl->in);
              !eof && b != APR_BRIGADE_SENTINEL(rl->in);
@@ -298,6 +333,12 @@ static apr_time_t next_heartbeat(const relay *rl, apr_interval_time_t hb)
 /* When the stream must be looked at again even if nothing arrives: the
  * next heartbeat or the idle deadline, whichever comes first; 0 for
  * never. */
+/* How long a client may drain nothing before its stream is dropped. */
+static apr_interval_time_t write_timeout(const relay *rl)
+{
+    return rl->r->server->timeout;
+}
+
 apr_time_t sse_relay_deadline(const sse_relay *rl)
 {
     apr_interval_time_t hb = rl->parser ? sse_conf_heartbeat(rl->conf) : 0;
@@ -305,6 +346,9 @@ apr_time_t sse_relay_deadline(const sse_relay *rl)
                                           : 0;
     apr_time_t deadline = 0;
 
+    /* the backend is not read, nor heartbeats sent, while output waits */
+    if (rl->write_stalled)
+        return rl->write_stalled + write_timeout(rl);
     if (hb > 0)
         deadline = next_heartbeat(rl, hb);
     if (idle > 0 && (!deadline || rl->last_backend + idle < deadline))
@@ -370,17 +414,84 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
     return 0;
 }
 
+/* Output waits for the client: write what its socket takes now.
+ * Returns 0 when nothing is left, 1 when output still waits, -1 when the
+ * stream must end.  A writable socket means the client drained some:
+ * the stall counts from there; a client that drains nothing for Timeout
+ * is dropped, and its backend connection closed. */
+static int write_waiting(relay *rl, int client_writable, int client_ready)
+{
+    conn_rec *c = rl->r->connection;
+    apr_time_t now;
+
+    if (c->aborted || (client_ready && rl->client_sock
+                       && !ap_proxy_is_socket_connected(rl->client_sock))
+        || sse_nonblock_write(rl->nb) != APR_SUCCESS) {
+        rl->res->end = SSE_END_CLIENT;
+        return -1;
+    }
+    if (sse_mpm_stopping()) {
+        rl->res->end = SSE_END_SHUTDOWN;
+        return -1;
+    }
+    now = apr_time_now();
+    if (!sse_nonblock_pending(rl->nb)) {
+        rl->write_stalled = 0;
+        SSE_STAT_ADD(streams_held, -1);
+        return 0;
+    }
+    if (client_writable)
+        rl->write_stalled = now;
+    else if (now - rl->write_stalled >= write_timeout(rl)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, rl->r,
+                      "SSE00025: client not reading for Timeout; "
+                      "dropping the stream");
+        /* what is set aside goes nowhere: the connection is closed */
+        c->aborted = 1;
+        rl->res->end = SSE_END_CLIENT;
+        return -1;
+    }
+    return 1;
+}
+
+static sse_relay_state stopped_or_waiting(relay *rl)
+{
+    return rl->write_stalled ? SSE_RELAY_WRITING : SSE_RELAY_WAITING;
+}
+
+/* What a wait ended with; then the backend is read (a slice of it). */
+static sse_relay_state wake(relay *rl, int backend_ready, int client_ready,
+                            int client_writable, int timed_out)
+{
+    if (rl->write_stalled) {
+        int rc = write_waiting(rl, client_writable, client_ready);
+
+        if (rc < 0)
+            return stop(rl, -1);
+        if (rc > 0)
+            return SSE_RELAY_WRITING;
+        client_ready = 0;   /* looked at above */
+    }
+    if (after_wait(rl, backend_ready, client_ready, timed_out) < 0)
+        return stop(rl, -1);
+    if (rl->write_stalled)    /* a heartbeat the client could not take */
+        return SSE_RELAY_WRITING;
+    return sse_relay_pump(rl);
+}
+
 /* Waits in this thread for the backend or the client, at most until the
- * stream's deadline.  Returns 0 to go on reading, -1 to end. */
-static int wait_for_activity(relay *rl)
+ * stream's deadline; then goes on as after a watcher's wait. */
+static sse_relay_state wait_for_activity(relay *rl)
 {
     apr_pollfd_t pfd[2];
-    apr_int32_t n = 1, signalled = 0;
+    apr_int32_t n = 0, signalled = 0;
     apr_time_t now = apr_time_now(), deadline = sse_relay_deadline(rl);
     apr_interval_time_t timeout = -1;
+    apr_socket_t *client = rl->client_sock;
     apr_status_t rv;
+    int backend = -1, cl = -1;
 
-    if (!rl->parser)
+    if (!rl->parser && !rl->write_stalled)
         timeout = until(rl->last_backend + plain_timeout(rl), now);
     if (deadline)
         timeout = until(deadline, now);
@@ -390,25 +501,37 @@ static int wait_for_activity(relay *rl)
         timeout = SSE_CLIENT_CHECK;
 
     memset(pfd, 0, sizeof(pfd));
-    pfd[0].p = rl->r->pool;
-    pfd[0].desc_type = APR_POLL_SOCKET;
-    pfd[0].desc.s = rl->backend->sock;
-    pfd[0].reqevents = APR_POLLIN;
-    if (rl->client_sock) {
-        pfd[1] = pfd[0];
-        pfd[1].desc.s = rl->client_sock;
-        n = 2;
+    if (!rl->write_stalled) {
+        pfd[n].p = rl->r->pool;
+        pfd[n].desc_type = APR_POLL_SOCKET;
+        pfd[n].desc.s = rl->backend->sock;
+        pfd[n].reqevents = APR_POLLIN;
+        backend = n++;
+    }
+    else {
+        client = ap_get_conn_socket(rl->r->connection);
+    }
+    if (client) {
+        pfd[n].p = rl->r->pool;
+        pfd[n].desc_type = APR_POLL_SOCKET;
+        pfd[n].desc.s = client;
+        pfd[n].reqevents = (rl->client_sock ? APR_POLLIN : 0)
+                           | (rl->write_stalled ? APR_POLLOUT : 0);
+        cl = n++;
     }
     rv = apr_poll(pfd, n, &signalled, timeout);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)
         && !APR_STATUS_IS_EINTR(rv)) {
         rl->res->end = SSE_END_ERROR;
         rl->res->backend_error = rv;
-        return -1;
+        return stop(rl, -1);
     }
-    return after_wait(rl, rv == APR_SUCCESS && pfd[0].rtnevents,
-                      rv == APR_SUCCESS && n > 1 && pfd[1].rtnevents,
-                      APR_STATUS_IS_TIMEUP(rv));
+    if (rv != APR_SUCCESS)
+        return wake(rl, 0, 0, 0, APR_STATUS_IS_TIMEUP(rv));
+    return wake(rl, backend >= 0 && pfd[backend].rtnevents,
+                cl >= 0 && rl->client_sock
+                && (pfd[cl].rtnevents & ~APR_POLLOUT),
+                cl >= 0 && (pfd[cl].rtnevents & APR_POLLOUT), 0);
 }
 
 sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
@@ -433,6 +556,7 @@ sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
      * stream; there, a failed heartbeat write tells that the client left. */
     if (!r->connection->master)
         rl->client_sock = ap_get_conn_socket(r->connection);
+    rl->nb = sse_nonblock_start(r->connection);
 
     if (resp->is_event_stream && !r->header_only) {
         ssep_parser_limits lim;
@@ -487,22 +611,24 @@ sse_relay_state sse_relay_begin(sse_relay *rl, sse_relay_result *res)
 
 sse_relay_state sse_relay_pump(sse_relay *rl)
 {
-    int rc = drain_backend(rl);
+    int rc;
 
+    rl->slice_left = SLICE;
+    rc = drain_backend(rl);
     if (rc <= 0)
         return stop(rl, rc);
+    if (rc == SLICE_USED)
+        return SSE_RELAY_MORE;
     /* a partial event waits in the client's socket, not in ours */
     if (rl->unflushed && pass_out(rl, 1) < 0)
         return stop(rl, -1);
-    return SSE_RELAY_WAITING;
+    return stopped_or_waiting(rl);
 }
 
 sse_relay_state sse_relay_wake(sse_relay *rl, int backend_ready,
-                               int client_ready)
+                               int client_ready, int client_writable)
 {
-    if (after_wait(rl, backend_ready, client_ready, 0) < 0)
-        return stop(rl, -1);
-    return sse_relay_pump(rl);
+    return wake(rl, backend_ready, client_ready, client_writable, 0);
 }
 
 int sse_relay_suspendable(const sse_relay *rl)
@@ -520,20 +646,24 @@ apr_socket_t *sse_relay_client_socket(const sse_relay *rl)
     return rl->client_sock;
 }
 
-void sse_relay_follow(sse_relay *rl)
+apr_socket_t *sse_relay_write_socket(const sse_relay *rl)
 {
-    while (sse_relay_pump(rl) == SSE_RELAY_WAITING) {
-        if (wait_for_activity(rl) < 0) {
-            stop(rl, -1);
-            break;
-        }
-    }
+    return ap_get_conn_socket(rl->r->connection);
+}
+
+void sse_relay_follow(sse_relay *rl, sse_relay_state state)
+{
+    SSE_STAT_ADD(streams_relaying, 1);
+    while (state != SSE_RELAY_DONE)
+        state = state == SSE_RELAY_MORE ? sse_relay_pump(rl)
+                                        : wait_for_activity(rl);
+    SSE_STAT_ADD(streams_relaying, -1);
 }
 
 void sse_relay_run(sse_relay *rl, sse_relay_result *res)
 {
     if (sse_relay_begin(rl, res) == SSE_RELAY_WAITING)
-        sse_relay_follow(rl);
+        sse_relay_follow(rl, SSE_RELAY_MORE);
     sse_relay_end(rl);
 }
 
@@ -563,6 +693,10 @@ void sse_relay_end(sse_relay *rl)
     SSE_STAT_ADD(events, rl->stat_events);
     SSE_STAT_ADD(bytes, rl->stat_bytes);
     rl->stat_events = rl->stat_bytes = 0;
+    if (rl->write_stalled) {
+        rl->write_stalled = 0;
+        SSE_STAT_ADD(streams_held, -1);
+    }
     /* The read brigade holds buckets of the backend connection's
      * allocator; they must be gone before that connection is released. */
     apr_brigade_cleanup(rl->in);
@@ -579,8 +713,10 @@ void sse_relay_end(sse_relay *rl)
 void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms,
                       const char *class_name)
 {
-    if (rl->res->end == SSE_END_CLIENT || rl->r->connection->aborted)
+    if (rl->res->end == SSE_END_CLIENT || rl->r->connection->aborted) {
+        sse_nonblock_stop(rl->nb);
         return;
+    }
     if (class_name && retry_ms >= 0 && rl->parser
         && ssep_parser_at_boundary(rl->parser)) {
         char *ev = apr_psprintf(rl->r->pool, "event: sse-proxy\ndata: "
@@ -598,4 +734,11 @@ void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms,
     APR_BRIGADE_INSERT_TAIL(rl->out,
                             apr_bucket_eos_create(rl->r->connection->bucket_alloc));
     pass_out(rl, 0);
+    /* What the client has not taken yet is written by httpd's ordinary
+     * means from here (bounded by Timeout). */
+    sse_nonblock_stop(rl->nb);
+    if (rl->write_stalled) {
+        rl->write_stalled = 0;
+        SSE_STAT_ADD(streams_held, -1);
+    }
 }

@@ -52,30 +52,44 @@ sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
  * thread; then sse_relay_end(). */
 void sse_relay_run(sse_relay *rl, sse_relay_result *res);
 
-/* The same relay in steps, for a stream that waits without a thread:
- * each step returns WAITING when nothing more can be done until the
- * backend or the client socket is readable or the deadline passes, and
- * DONE when the stream is over (then sse_relay_end()). */
-typedef enum { SSE_RELAY_WAITING, SSE_RELAY_DONE } sse_relay_state;
+/* The same relay in steps, for a stream that waits without a thread.
+ * A step never waits: it returns
+ *   WAITING  nothing to do until the backend or the client socket is
+ *            readable or the deadline passes;
+ *   WRITING  output is set aside because the client's socket is full:
+ *            nothing to do until it is writable (the backend is not read
+ *            meanwhile) or the deadline (Timeout) passes;
+ *   MORE     the turn's slice is used up and the backend has more: the
+ *            stream is ready at once, after the streams ahead of it;
+ *   DONE     the stream is over (then sse_relay_end()). */
+typedef enum {
+    SSE_RELAY_WAITING,
+    SSE_RELAY_WRITING,
+    SSE_RELAY_MORE,
+    SSE_RELAY_DONE
+} sse_relay_state;
 
 /* Sends the head (and the initial retry: line). */
 sse_relay_state sse_relay_begin(sse_relay *rl, sse_relay_result *res);
-/* Relays what the backend has ready, without blocking on it. */
+/* Relays a slice of what the backend has ready, without blocking. */
 sse_relay_state sse_relay_pump(sse_relay *rl);
-/* After a wait: checks the client, httpd's state, idle and heartbeat
- * deadlines, then pumps. */
+/* After a wait: writes what waits for the client, checks the client,
+ * httpd's state, idle and heartbeat deadlines, then pumps. */
 sse_relay_state sse_relay_wake(sse_relay *rl, int backend_ready,
-                               int client_ready);
-/* The next heartbeat or idle deadline (0: none). */
+                               int client_ready, int client_writable);
+/* The next heartbeat or idle deadline (0: none); while output waits for
+ * the client, when the client will have drained nothing for Timeout. */
 apr_time_t sse_relay_deadline(const sse_relay *rl);
 /* Only event streams wait without a thread; plain answers are short. */
 int sse_relay_suspendable(const sse_relay *rl);
 apr_socket_t *sse_relay_backend_socket(const sse_relay *rl);
 /* NULL when the client's socket cannot tell (HTTP/2, or it sent data). */
 apr_socket_t *sse_relay_client_socket(const sse_relay *rl);
+/* The client's socket, to wait until it is writable (WRITING). */
+apr_socket_t *sse_relay_write_socket(const sse_relay *rl);
 
-/* Goes on from any step in this thread until DONE. */
-void sse_relay_follow(sse_relay *rl);
+/* Goes on in this thread from a step that returned state until DONE. */
+void sse_relay_follow(sse_relay *rl, sse_relay_state state);
 
 /* Settles the result once DONE.  The backend connection is marked for
  * closing unless the body ended cleanly on a reusable connection. */

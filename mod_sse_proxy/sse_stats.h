@@ -29,6 +29,14 @@ typedef struct {
     apr_uint64_t stream_requests;      /* GET/HEAD on SSE routes */
     apr_uint64_t streams_established;  /* that got a backend 200 stream */
     apr_int64_t  streams_open;
+    /* Where open streams are (gauges): waiting without a thread for a
+     * socket or a deadline, ready in a queue for a worker, being relayed
+     * on a worker thread; and those whose output is set aside because
+     * their client's socket is full (any of the above). */
+    apr_int64_t  streams_waiting;
+    apr_int64_t  streams_queued;
+    apr_int64_t  streams_relaying;
+    apr_int64_t  streams_held;
     apr_uint64_t events;
     apr_uint64_t bytes;
     apr_uint64_t heartbeats;

@@ -26,6 +26,7 @@ typedef struct sse_stream {
     /* Non-NULL once the relay was handed over (the backend connection
      * stays acquired until the stream ends). */
     sse_relay          *relay;
+    sse_relay_state     state;       /* what its last step returned */
     proxy_conn_rec     *backend;
     const char         *scheme;
     int                 is_event_stream;

@@ -47,6 +47,7 @@
 #include "ap_mpm.h"
 
 #include "sse_relay.h"
+#include "sse_stats.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
@@ -66,8 +67,9 @@ APLOG_USE_MODULE(sse_proxy);
  * thread then queues it itself); only once ARMED may the watcher take it,
  * by then nothing else touches it. */
 enum { W_IDLE = 0, W_ARMING, W_HIT, W_ARMED, W_DUE };
-#define HIT_BACKEND 1u
-#define HIT_CLIENT  2u
+#define HIT_BACKEND  1u
+#define HIT_CLIENT   2u
+#define HIT_WRITABLE 4u
 
 typedef struct {
     sse_waiter *wt;
@@ -84,7 +86,8 @@ struct sse_waiter {
      * client socket is rarely ready (it is when the client leaves), so
      * arming renews it only then: no system call per event for it. */
     apr_uint32_t   client_fired;
-    int            backend_ready, client_ready;
+    apr_uint32_t   client_events;  /* what the client's registration asks */
+    int            backend_ready, client_ready, client_writable;
     unsigned long  batch;          /* the watcher round that picked it */
     apr_time_t     deadline;
     sse_waiter    *next;           /* due list, ready queue or retired */
@@ -156,12 +159,13 @@ sse_waiter *sse_waiter_create(void *baton)
     return wt;
 }
 
-static int watch(int *registered, int fd, watched_fd *data)
+static int watch(int *registered, int fd, watched_fd *data,
+                 apr_uint32_t events)
 {
     struct epoll_event ev;
 
     memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.events = events | EPOLLONESHOT;
     ev.data.ptr = data;
     if (*registered >= 0)
         return epoll_ctl(w.epfd, EPOLL_CTL_MOD, fd, &ev);
@@ -181,16 +185,15 @@ static void unwatch(int *registered)
 
 static void queue_one(sse_waiter *wt);
 
-apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
-                            apr_socket_t *client, apr_time_t deadline)
+/* Registers the stream's sockets one-shot: the backend's unless bfd < 0
+ * (then it stays as it is), the client's for client_events unless
+ * cfd < 0 (then it leaves the set). */
+static apr_status_t arm(sse_waiter *wt, int bfd, int cfd,
+                        apr_uint32_t client_events, apr_time_t deadline)
 {
-    apr_os_sock_t bfd, cfd = -1;
     apr_uint32_t arming = W_ARMING;
 
-    apr_os_sock_get(&bfd, backend);
-    if (client)
-        apr_os_sock_get(&cfd, client);
-    wt->backend_ready = wt->client_ready = 0;
+    wt->backend_ready = wt->client_ready = wt->client_writable = 0;
     wt->deadline = deadline;
     __atomic_store_n(&wt->hits, 0, __ATOMIC_RELAXED);
     if (!wt->listed) {
@@ -208,18 +211,21 @@ apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
     /* sequentially consistent with note_ready(): either it sees ARMING
      * (and marks the stream HIT) or this sees client_fired */
     __atomic_store_n(&wt->state, W_ARMING, __ATOMIC_SEQ_CST);
-    if (watch(&wt->backend_fd, bfd, &wt->backend_w) < 0
+    if ((bfd >= 0 && watch(&wt->backend_fd, bfd, &wt->backend_w,
+                           EPOLLIN) < 0)
         || (cfd >= 0
-            && (wt->client_fd < 0
-                || __atomic_exchange_n(&wt->client_fired, 0,
-                                       __ATOMIC_SEQ_CST))
-            && watch(&wt->client_fd, cfd, &wt->client_w) < 0)) {
+            && (__atomic_exchange_n(&wt->client_fired, 0, __ATOMIC_SEQ_CST)
+                || wt->client_fd < 0 || wt->client_events != client_events)
+            && watch(&wt->client_fd, cfd, &wt->client_w,
+                     client_events) < 0)) {
         apr_status_t rv = APR_FROM_OS_ERROR(errno);
 
         /* the caller goes on with the stream itself */
         __atomic_store_n(&wt->state, W_IDLE, __ATOMIC_RELEASE);
         return rv;
     }
+    if (cfd >= 0)
+        wt->client_events = client_events;
     if (!__atomic_compare_exchange_n(&wt->state, &arming, W_ARMED, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         /* HIT: a socket was ready while being registered */
@@ -227,14 +233,52 @@ apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
 
         wt->backend_ready = (hits & HIT_BACKEND) != 0;
         wt->client_ready = (hits & HIT_CLIENT) != 0;
+        wt->client_writable = (hits & HIT_WRITABLE) != 0;
         __atomic_store_n(&wt->state, W_DUE, __ATOMIC_RELEASE);
         queue_one(wt);
         return APR_SUCCESS;
     }
+    SSE_STAT_ADD(streams_waiting, 1);
     if (deadline && deadline < __atomic_load_n(&w.next_scan,
                                                __ATOMIC_RELAXED))
         wake();
     return APR_SUCCESS;
+}
+
+apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
+                            apr_socket_t *client, apr_time_t deadline)
+{
+    apr_os_sock_t bfd, cfd = -1;
+
+    apr_os_sock_get(&bfd, backend);
+    if (client)
+        apr_os_sock_get(&cfd, client);
+    return arm(wt, bfd, cfd, EPOLLIN, deadline);
+}
+
+apr_status_t sse_waiter_arm_write(sse_waiter *wt, apr_socket_t *client,
+                                  int readable_too, apr_time_t deadline)
+{
+    apr_os_sock_t cfd;
+
+    apr_os_sock_get(&cfd, client);
+    return arm(wt, -1, cfd, EPOLLOUT | (readable_too ? EPOLLIN : 0),
+               deadline);
+}
+
+void sse_waiter_requeue(sse_waiter *wt)
+{
+    wt->backend_ready = 1;
+    wt->client_ready = wt->client_writable = 0;
+    /* never this round's: an event for it waits for its next arming */
+    __atomic_store_n(&wt->batch, ~0UL, __ATOMIC_RELAXED);
+    __atomic_store_n(&wt->state, W_DUE, __ATOMIC_RELEASE);
+    queue_one(wt);
+}
+
+int sse_waiter_client_writable(const sse_waiter *wt)
+{
+    return wt->client_writable;
 }
 
 int sse_waiter_client_ready(const sse_waiter *wt)
@@ -305,7 +349,10 @@ static void drain(void *baton)
             if (!w.ready)
                 w.ready_tail = NULL;
             apr_thread_mutex_unlock(w.mutex);
+            SSE_STAT_ADD(streams_queued, -1);
+            SSE_STAT_ADD(streams_relaying, 1);
             w.resume(wt->baton);
+            SSE_STAT_ADD(streams_relaying, -1);
             apr_thread_mutex_lock(w.mutex);
             continue;
         }
@@ -332,14 +379,22 @@ static int take(sse_waiter *wt)
 {
     apr_uint32_t armed = W_ARMED;
 
-    return __atomic_compare_exchange_n(&wt->state, &armed, W_DUE, 0,
-                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    if (!__atomic_compare_exchange_n(&wt->state, &armed, W_DUE, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return 0;
+    SSE_STAT_ADD(streams_waiting, -1);
+    return 1;
 }
 
-static void note_ready(const watched_fd *wf, sse_waiter **due)
+static void note_ready(const watched_fd *wf, apr_uint32_t events,
+                       sse_waiter **due)
 {
     sse_waiter *wt = wf->wt;
-    apr_uint32_t bit = wf->client ? HIT_CLIENT : HIT_BACKEND;
+    int writable = wf->client && (events & EPOLLOUT);
+    int readable = !wf->client || (events & ~(apr_uint32_t)EPOLLOUT);
+    apr_uint32_t bit = (wf->client ? (readable ? HIT_CLIENT : 0)
+                                   : HIT_BACKEND)
+                       | (writable ? HIT_WRITABLE : 0);
 
     if (wf->client)
         __atomic_store_n(&wt->client_fired, 1, __ATOMIC_SEQ_CST);
@@ -368,10 +423,12 @@ static void note_ready(const watched_fd *wf, sse_waiter **due)
             return;       /* being resumed: its next arming reports it */
         }
     }
-    if (wf->client)
-        wt->client_ready = 1;
-    else
+    if (!wf->client)
         wt->backend_ready = 1;
+    if (wf->client && readable)
+        wt->client_ready = 1;
+    if (writable)
+        wt->client_writable = 1;
 }
 
 /* Picks the streams whose deadline passed (all of them when httpd is
@@ -485,6 +542,7 @@ static int queue_ready(sse_waiter *due)
         else
             w.ready = wt;
         w.ready_tail = wt;
+        SSE_STAT_ADD(streams_queued, 1);
         if (woken < w.waiting) {
             apr_thread_cond_signal(w.more_ready);
             woken++;
@@ -544,7 +602,7 @@ static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
         w.batch++;
         for (i = 0; i < n; i++) {
             if (evs[i].data.ptr) {
-                note_ready(evs[i].data.ptr, &due);
+                note_ready(evs[i].data.ptr, evs[i].events, &due);
             }
             else {
                 uint64_t count;
@@ -596,9 +654,15 @@ apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
     apr_status_t rv;
 
     w.resume = resume;
-    /* leave a quarter of the workers to new connections */
+    /* Half the workers at most relay waiting streams; the others stay
+     * for the listener.  The MPM's timed callbacks (the only way onto a
+     * worker) reach the worker queue without reserving an idle worker,
+     * and workers take them before accepted connections; a worker that
+     * relays never goes idle while streams are ready (saturation).  So
+     * what the listener can hand new connections to, and what their
+     * first slice runs on, is the workers never given to relaying. */
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
-    w.max_draining = threads - threads / 4 > 0 ? threads - threads / 4 : 1;
+    w.max_draining = threads / 2 > 0 ? threads / 2 : 1;
     w.next_scan = apr_time_now() + STATE_CHECK;
 
     w.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -654,6 +718,24 @@ apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
 {
     (void)wt; (void)backend; (void)client; (void)deadline;
     return APR_ENOTIMPL;
+}
+
+apr_status_t sse_waiter_arm_write(sse_waiter *wt, apr_socket_t *client,
+                                  int readable_too, apr_time_t deadline)
+{
+    (void)wt; (void)client; (void)readable_too; (void)deadline;
+    return APR_ENOTIMPL;
+}
+
+void sse_waiter_requeue(sse_waiter *wt)
+{
+    (void)wt;
+}
+
+int sse_waiter_client_writable(const sse_waiter *wt)
+{
+    (void)wt;
+    return 0;
 }
 
 int sse_waiter_backend_ready(const sse_waiter *wt)

@@ -32,9 +32,20 @@ sse_waiter *sse_waiter_create(void *baton);
 apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
                             apr_socket_t *client, apr_time_t deadline);
 
+/* Waits until the client's socket is writable (and readable, when
+ * readable_too: the client left) or the deadline; the backend is not
+ * watched meanwhile. */
+apr_status_t sse_waiter_arm_write(sse_waiter *wt, apr_socket_t *client,
+                                  int readable_too, apr_time_t deadline);
+
+/* The stream is ready at once, behind those already in the queue: its
+ * turn ended with more to relay. */
+void sse_waiter_requeue(sse_waiter *wt);
+
 /* What woke the stream (hints: the backend is read anyway). */
 int sse_waiter_backend_ready(const sse_waiter *wt);
 int sse_waiter_client_ready(const sse_waiter *wt);
+int sse_waiter_client_writable(const sse_waiter *wt);
 
 /* The stream is over: its sockets leave the watch; the registration is
  * freed once the watcher can no longer hold an event for it. */

@@ -1,0 +1,180 @@
+/*
+ * Copyright 2025-2026 The mod_sse_proxy authors
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/*
+ * Non-blocking writes to a stream's client.
+ *
+ * httpd 2.4's core output filter (server/core_filters.c) writes
+ * non-blocking, but a FLUSH bucket, or more than FlushMaxThreshold bytes
+ * (64 KiB by default) it could not write, make it poll the socket until
+ * it is writable, for up to Timeout: one client that stops reading then
+ * holds the worker thread that writes to it.  Called with a NULL brigade
+ * it writes what it holds without ever waiting, and
+ * c->data_in_output_filters says whether anything is left.
+ *
+ * This connection filter sits just above the core output filter (below
+ * TLS, which passes FLUSH buckets of its own).  While a relay runs, it
+ * drops FLUSH buckets and hands the core filter at most PIECE bytes at a
+ * time, and only once it holds nothing: the core filter then never has
+ * a reason to wait.  What the socket cannot take stays here, set aside;
+ * the relay does not read the backend while anything is (so a stream
+ * sets aside at most one backend read, 64 KiB, plus framing) and waits
+ * for the socket to be writable instead.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "util_filter.h"
+
+#include "sse_nonblock.h"
+
+/* Below the core filter's FlushMaxThreshold (64 KiB by default): what it
+ * holds can never make it wait. */
+#define PIECE (16 * 1024)
+
+static const char filter_name[] = "SSE_NONBLOCK";
+static ap_filter_rec_t *filter_handle;
+
+struct sse_nonblock {
+    conn_rec           *c;
+    ap_filter_t        *f;
+    ap_filter_t        *core;
+    apr_bucket_brigade *held;   /* set aside: the socket was full */
+    apr_bucket_brigade *rest;
+    int                 active;
+};
+
+/* The core filter holds data it could not write: it writes what the
+ * socket takes now, never waiting.  Returns 1 when some is still left. */
+static int core_still_full(sse_nonblock *nb, apr_status_t *rv)
+{
+    *rv = APR_SUCCESS;
+    if (!nb->c->data_in_output_filters)
+        return 0;
+    *rv = nb->core->frec->filter_func.out_func(nb->core, NULL);
+    return *rv == APR_SUCCESS && nb->c->data_in_output_filters;
+}
+
+/* Hands src on, PIECE bytes at a time, while the socket takes them. */
+static apr_status_t write_some(sse_nonblock *nb, apr_bucket_brigade *src)
+{
+    apr_status_t rv;
+
+    while (!APR_BRIGADE_EMPTY(src)) {
+        apr_bucket *after;
+
+        if (core_still_full(nb, &rv) || rv != APR_SUCCESS)
+            return rv;
+        rv = apr_brigade_partition(src, PIECE, &after);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE)
+            return rv;
+        if (after != APR_BRIGADE_SENTINEL(src))
+            apr_brigade_split_ex(src, after, nb->rest);
+        rv = ap_pass_brigade(nb->f->next, src);
+        apr_brigade_cleanup(src);
+        APR_BRIGADE_CONCAT(src, nb->rest);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+    core_still_full(nb, &rv);
+    return rv;
+}
+
+static apr_status_t nonblock_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    sse_nonblock *nb = f->ctx;
+    apr_bucket *b, *next;
+    apr_status_t rv;
+
+    if (!nb->active || f->c->aborted) {
+        /* ordinary, blocking behaviour; what was set aside goes first */
+        APR_BRIGADE_PREPEND(bb, nb->held);
+        return ap_pass_brigade(f->next, bb);
+    }
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (APR_BUCKET_IS_FLUSH(b))
+            apr_bucket_delete(b);
+    }
+    rv = APR_SUCCESS;
+    if (!APR_BRIGADE_EMPTY(nb->held))
+        rv = write_some(nb, nb->held);
+    if (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(nb->held))
+        rv = write_some(nb, bb);
+    if (rv != APR_SUCCESS) {
+        apr_brigade_cleanup(bb);
+        apr_brigade_cleanup(nb->held);
+        f->c->aborted = 1;
+        return rv;
+    }
+    /* the caller's buckets may point into memory it is about to reuse */
+    if (!APR_BRIGADE_EMPTY(bb))
+        return ap_save_brigade(f, &nb->held, &bb, f->c->pool);
+    return APR_SUCCESS;
+}
+
+void sse_nonblock_register(void)
+{
+    filter_handle = ap_register_output_filter(filter_name, nonblock_filter,
+                                              NULL, AP_FTYPE_NETWORK - 1);
+}
+
+sse_nonblock *sse_nonblock_start(conn_rec *c)
+{
+    ap_filter_t *f, *core;
+    sse_nonblock *nb = NULL;
+
+    if (c->master || !filter_handle)
+        return NULL;
+    for (f = c->output_filters; f; f = f->next) {
+        if (f->frec == filter_handle) {
+            nb = f->ctx;
+            break;
+        }
+    }
+    if (!nb) {
+        for (core = c->output_filters; core && core->next;
+             core = core->next)
+            ;
+        if (!core || core->frec != ap_core_output_filter_handle)
+            return NULL;
+        nb = apr_pcalloc(c->pool, sizeof(*nb));
+        nb->c = c;
+        nb->core = core;
+        nb->held = apr_brigade_create(c->pool, c->bucket_alloc);
+        nb->rest = apr_brigade_create(c->pool, c->bucket_alloc);
+        nb->f = ap_add_output_filter_handle(filter_handle, nb, NULL, c);
+        if (!nb->f)
+            return NULL;
+    }
+    nb->active = 1;
+    return nb;
+}
+
+void sse_nonblock_stop(sse_nonblock *nb)
+{
+    if (nb)
+        nb->active = 0;
+}
+
+apr_status_t sse_nonblock_write(sse_nonblock *nb)
+{
+    apr_status_t rv;
+
+    if (nb->c->aborted)
+        return APR_ECONNABORTED;
+    rv = write_some(nb, nb->held);
+    if (rv != APR_SUCCESS) {
+        apr_brigade_cleanup(nb->held);
+        nb->c->aborted = 1;
+    }
+    return rv;
+}
+
+int sse_nonblock_pending(const sse_nonblock *nb)
+{
+    return !APR_BRIGADE_EMPTY(nb->held) || nb->c->data_in_output_filters;
+}
