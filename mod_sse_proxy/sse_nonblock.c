@@ -89,9 +89,10 @@ static apr_status_t nonblock_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     apr_bucket *b, *next;
     apr_status_t rv;
 
-    if (!nb->active || f->c->aborted) {
+    if (!nb || !nb->active || f->c->aborted) {
         /* ordinary, blocking behaviour; what was set aside goes first */
-        APR_BRIGADE_PREPEND(bb, nb->held);
+        if (nb)
+            APR_BRIGADE_PREPEND(bb, nb->held);
         return ap_pass_brigade(f->next, bb);
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
@@ -116,39 +117,47 @@ static apr_status_t nonblock_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return APR_SUCCESS;
 }
 
+/* In every HTTP/1.x connection's chain from the start, doing nothing
+ * until a relay starts: a connection filter added once a request's chain
+ * is built would sit in front of the connection's first filter, where
+ * the request's filters do not pass through it. */
+static int add_filter(conn_rec *c, void *csd)
+{
+    (void)csd;
+    if (!c->master)
+        ap_add_output_filter_handle(filter_handle, NULL, NULL, c);
+    return OK;
+}
+
 void sse_nonblock_register(void)
 {
     filter_handle = ap_register_output_filter(filter_name, nonblock_filter,
                                               NULL, AP_FTYPE_NETWORK - 1);
+    ap_hook_pre_connection(add_filter, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 sse_nonblock *sse_nonblock_start(conn_rec *c)
 {
-    ap_filter_t *f, *core;
-    sse_nonblock *nb = NULL;
+    ap_filter_t *f;
+    sse_nonblock *nb;
 
     if (c->master || !filter_handle)
         return NULL;
-    for (f = c->output_filters; f; f = f->next) {
-        if (f->frec == filter_handle) {
-            nb = f->ctx;
-            break;
-        }
-    }
+    for (f = c->output_filters; f && f->frec != filter_handle; f = f->next)
+        ;
+    /* it must be the core output filter's neighbour */
+    if (!f || !f->next || f->next->next
+        || f->next->frec != ap_core_output_filter_handle)
+        return NULL;
+    nb = f->ctx;
     if (!nb) {
-        for (core = c->output_filters; core && core->next;
-             core = core->next)
-            ;
-        if (!core || core->frec != ap_core_output_filter_handle)
-            return NULL;
         nb = apr_pcalloc(c->pool, sizeof(*nb));
         nb->c = c;
-        nb->core = core;
+        nb->f = f;
+        nb->core = f->next;
         nb->held = apr_brigade_create(c->pool, c->bucket_alloc);
         nb->rest = apr_brigade_create(c->pool, c->bucket_alloc);
-        nb->f = ap_add_output_filter_handle(filter_handle, nb, NULL, c);
-        if (!nb->f)
-            return NULL;
+        f->ctx = nb;
     }
     nb->active = 1;
     return nb;

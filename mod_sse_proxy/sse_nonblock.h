@@ -14,14 +14,14 @@
 
 typedef struct sse_nonblock sse_nonblock;
 
-/* Registers the connection filter (at register_hooks time). */
+/* Registers the connection filter and the hook that adds it to every
+ * HTTP/1.x connection (at register_hooks time). */
 void sse_nonblock_register(void);
 
-/* Puts the filter just above httpd's core output filter of c (once per
- * connection) and makes its writes non-blocking until
- * sse_nonblock_stop().  NULL where it cannot apply: HTTP/2 streams (their
- * connection has no socket of its own) or a connection without the core
- * output filter at its end. */
+/* Makes writes to c through the filter (just above httpd's core output
+ * filter) non-blocking until sse_nonblock_stop().  NULL where it cannot
+ * apply: HTTP/2 streams (their connection has no socket of its own) or a
+ * connection where another filter sits between it and the core's. */
 sse_nonblock *sse_nonblock_start(conn_rec *c);
 
 /* Writes blocking again (httpd's ordinary behaviour, bounded by

@@ -1,0 +1,248 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Clients that stop reading, and streams that saturate the proxy: no
+worker waits on a client, and every stream gets its share.
+
+* Healthy streams keep their rate while many clients have stopped
+  reading (each with a small receive buffer, so that its socket fills).
+* Newcomers get their first event promptly while many streams relay as
+  fast as the origin, the proxy and their readers go.
+* A client that drains nothing for Timeout is dropped (SSE00025) and its
+  backend connection closed.
+
+With SSEProxyAsync off every stream keeps its thread, so the counts are
+scaled to the threads the server has; what is checked is the same."""
+import multiprocessing
+import os
+import re
+import selectors
+import socket
+import statistics
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Httpd, Origin, wait_for  # noqa: E402
+from test_async import Fleet, ids  # noqa: E402
+
+ASYNC = harness.ASYNC != "off"
+SERVERS = 2
+# synchronous streams need a thread each: room for every one of them
+THREADS = 16 if ASYNC else 200
+NON_READERS = 1000 if ASYNC else 150
+SATURATING = 1000 if ASYNC else 150
+
+CONF = """
+AsyncRequestWorkerFactor 200
+ProxyPass /events {origin}/events
+<Location /events>
+    SSEProxy On
+</Location>
+"""
+
+
+def request(path):
+    return ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Accept: text/event-stream\r\n\r\n" % path).encode()
+
+
+def non_reader(port, path):
+    """Connects, asks for path, and never reads: a small receive buffer
+    fills at once, and then the proxy's send buffer."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    s.sendall(request(path))
+    return s
+
+
+def saturate(port, path, n, ready, stop):
+    """In a process of its own: n streams read as fast as they come."""
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), 10)
+        s.sendall(request(path))
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        socks.append(s)
+    got = {s: 0 for s in socks}
+    while not stop.is_set():
+        for key, _ in sel.select(0.2):
+            try:
+                data = key.fileobj.recv(262144)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(key.fileobj)
+                continue
+            got[key.fileobj] += len(data)
+        if not ready.is_set() and all(v > 65536 for v in got.values()):
+            ready.set()
+    for s in socks:
+        s.close()
+
+
+class SlowBase(unittest.TestCase):
+    timeout = 30
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = harness.workdir()
+        cls.origin = Origin(cls.work)
+        try:
+            cls.httpd = Httpd(cls.work, CONF.format(origin=cls.origin.url),
+                              servers=SERVERS, threads=THREADS,
+                              timeout=cls.timeout,
+                              loglevel="warn sse_proxy:info").start()
+        except BaseException:
+            cls.origin.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.stop()
+        cls.origin.stop()
+        # a thousand connections at once find every worker busy a moment
+        bad = cls.httpd.unexpected_log_lines(allowed=[r"AH00484"])
+        harness.remove_workdir(cls.work, keep=bool(bad))
+        if bad:
+            raise AssertionError("unexpected error-log lines:\n"
+                                 + "\n".join(bad[:20]))
+
+
+class NonReadersTest(SlowBase):
+    def test_healthy_streams_keep_their_rate(self):
+        port = self.httpd.port
+        stuck = [non_reader(port, "/events?rate=0&size=2000")
+                 for _ in range(NON_READERS)]
+        fleet = None
+        try:
+            self.wait_until_stuck()
+            rate, seconds = 5, 8
+            fleet = Fleet(port, "/events?rate=%d" % rate, 50)
+            start = time.monotonic()
+            first = {}
+
+            def note_first(f):
+                for sock, raw in f.raw.items():
+                    if sock not in first and b"id: 1\n" in raw:
+                        first[sock] = time.monotonic()
+                return False
+            fleet.pump(note_first, seconds)
+            end = time.monotonic()
+            got = [(len(ids(fleet.raw[sock].partition(b"\r\n\r\n")[2])),
+                    end - first.get(sock, end)) for sock in fleet.raw]
+            resps = fleet.responses()
+        finally:
+            if fleet:
+                fleet.close()
+            for s in stuck:
+                s.close()
+        self.assertTrue(all(status == 200 for status, _, _ in resps))
+        # the first event promptly ...
+        late = sorted(t - start for t in first.values())
+        self.assertEqual(len(first), 50, "streams without a first event")
+        self.assertLess(late[-1], 2.0, "first events (s): %s" % late)
+        # ... and then the rate: the origin generated one event at once
+        # and then rate a second; 95% of them arrived
+        short = [(n, round(1 + rate * t, 1)) for n, t in got
+                 if n < 0.95 * (1 + rate * t) - 1]
+        self.assertEqual(short, [],
+                         "healthy streams starved by %d clients that do not "
+                         "read: (events received, generated)" % NON_READERS)
+
+    def wait_until_stuck(self):
+        """Until the origin has stopped sending: every non-reader's socket
+        and the proxy's share of its stream are full."""
+        sent, still = -1, 0
+        deadline = time.monotonic() + 60
+        while still < 3:
+            self.assertLess(time.monotonic(), deadline,
+                            "the clients that do not read never filled up")
+            time.sleep(0.5)
+            now = self.origin.stats()["events_sent"]
+            still = still + 1 if now == sent else 0
+            sent = now
+
+
+class NewcomersTest(SlowBase):
+    def test_newcomers_get_their_first_event_promptly(self):
+        port = self.httpd.port
+        ready = multiprocessing.Event()
+        stop = multiprocessing.Event()
+        proc = multiprocessing.Process(
+            target=saturate,
+            args=(port, "/events?rate=0&size=2000", SATURATING, ready, stop))
+        proc.start()
+        waits = []
+        try:
+            self.assertTrue(ready.wait(60),
+                            "%d saturating streams did not all start"
+                            % SATURATING)
+            time.sleep(1)
+            for _ in range(50):
+                t0 = time.monotonic()
+                s = socket.create_connection(("127.0.0.1", port), 10)
+                s.settimeout(10)
+                s.sendall(request("/events?rate=1"))
+                raw = b""
+                while b"\nid: " not in raw and b"\r\nid: " not in raw:
+                    data = s.recv(65536)
+                    if not data:
+                        break
+                    raw += data
+                waits.append(time.monotonic() - t0)
+                s.close()
+                self.assertIn(b"id: 1", raw)
+        finally:
+            stop.set()
+            proc.join(30)
+            if proc.is_alive():
+                proc.terminate()
+        # a generous bound: the benchmark records the figures
+        self.assertLess(statistics.median(waits), 1.0,
+                        "newcomers' first event (s): %s" % waits)
+        self.assertLess(max(waits), 5.0,
+                        "newcomers' first event (s): %s" % waits)
+
+
+class DroppedAfterTimeoutTest(SlowBase):
+    timeout = 3
+
+    def test_client_reading_nothing_is_dropped(self):
+        before = len(self.origin.closes())
+        s = non_reader(self.httpd.port, "/events?rate=0&size=2000")
+        try:
+            wait_for(lambda: "SSE00025" in self.httpd.error_log(),
+                     timeout=self.timeout + 10,
+                     what="SSE00025 for a client that reads nothing")
+            # the backend connection goes with it
+            wait_for(lambda: any(c.get("by") == "peer"
+                                 for c in self.origin.closes()[before:]),
+                     timeout=5, what="the backend connection closed")
+            # and the client finds its connection closed once it reads
+            s.settimeout(10)
+            end = time.monotonic() + 10
+            closed = False
+            while time.monotonic() < end and not closed:
+                try:
+                    closed = s.recv(1 << 20) == b""
+                except (ConnectionResetError, socket.timeout):
+                    closed = True
+            self.assertTrue(closed, "the client's connection stayed open")
+        finally:
+            s.close()
+        self.assertRegex(self.httpd.error_log(),
+                         re.compile(r"SSE00025: client not reading for "
+                                    r"Timeout; dropping the stream"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
