@@ -138,23 +138,27 @@ void sse_nonblock_register(void)
 
 sse_nonblock *sse_nonblock_start(conn_rec *c)
 {
-    ap_filter_t *f;
+    ap_filter_t *f, *core;
     sse_nonblock *nb;
 
     if (c->master || !filter_handle)
         return NULL;
     for (f = c->output_filters; f && f->frec != filter_handle; f = f->next)
         ;
-    /* it must be the core output filter's neighbour */
-    if (!f || !f->next || f->next->next
-        || f->next->frec != ap_core_output_filter_handle)
+    if (!f || !f->next)
+        return NULL;
+    /* only filters that hold nothing back (mod_logio's counter) may sit
+     * between it and the core output filter, which ends the chain */
+    for (core = f->next; core->next; core = core->next)
+        ;
+    if (core->frec != ap_core_output_filter_handle)
         return NULL;
     nb = f->ctx;
     if (!nb) {
         nb = apr_pcalloc(c->pool, sizeof(*nb));
         nb->c = c;
         nb->f = f;
-        nb->core = f->next;
+        nb->core = core;
         nb->held = apr_brigade_create(c->pool, c->bucket_alloc);
         nb->rest = apr_brigade_create(c->pool, c->bucket_alloc);
         f->ctx = nb;
