@@ -305,6 +305,39 @@ static void latency_html(request_rec *r, const sse_counters *c)
     ap_rputs("</table>\n", r);
 }
 
+/* Where the open streams are, a gauge each: never shown below zero
+ * (their updates are not one transaction with each other). */
+static apr_int64_t gauge(apr_int64_t v)
+{
+    return v > 0 ? v : 0;
+}
+
+static const struct {
+    const char *name;   /* JSON key, Prometheus suffix */
+    const char *label;  /* HTML */
+    const char *help;
+} places[] = {
+    { "waiting", "waiting without a thread",
+      "Streams waiting without a thread for their sockets or a deadline." },
+    { "queued", "ready, queued for a worker",
+      "Streams ready to be relayed, waiting for a worker thread." },
+    { "relaying", "on a worker thread",
+      "Streams being relayed on a worker thread now." },
+    { "held", "output set aside (client not reading)",
+      "Streams whose output waits for their client's socket to drain." },
+};
+#define PLACES (sizeof(places) / sizeof(places[0]))
+
+static apr_int64_t place_count(sse_counters *c, apr_size_t i)
+{
+    switch (i) {
+    case 0:  return gauge(SSE_STAT_GET(c, streams_waiting));
+    case 1:  return gauge(SSE_STAT_GET(c, streams_queued));
+    case 2:  return gauge(SSE_STAT_GET(c, streams_relaying));
+    default: return gauge(SSE_STAT_GET(c, streams_held));
+    }
+}
+
 static void render_json(request_rec *r, sse_counters *c,
                         apr_array_header_t *members)
 {
@@ -319,10 +352,14 @@ static void render_json(request_rec *r, sse_counters *c,
     ap_rprintf(r, "{\"version\":\"%s\",\"uptime_seconds\":%" APR_INT64_T_FMT
                ",\"streams\":{\"open\":%" APR_INT64_T_FMT ",\"requests\":%"
                APR_UINT64_T_FMT ",\"established\":%" APR_UINT64_T_FMT
-               ",\"success_rate\":%.4f},", SSEP_VERSION_STRING,
+               ",\"success_rate\":%.4f", SSEP_VERSION_STRING,
                (apr_int64_t)apr_time_sec(now - c->started),
                SSE_STAT_GET(c, streams_open), requests, established,
                ratio(established, requests));
+    for (k = 0; k < (int)PLACES; k++)
+        ap_rprintf(r, ",\"%s\":%" APR_INT64_T_FMT, places[k].name,
+                   place_count(c, (apr_size_t)k));
+    ap_rputs("},", r);
     ap_rprintf(r, "\"relayed\":{\"events\":%" APR_UINT64_T_FMT ",\"bytes\":%"
                APR_UINT64_T_FMT ",\"heartbeats\":%" APR_UINT64_T_FMT "},",
                SSE_STAT_GET(c, events), SSE_STAT_GET(c, bytes),
@@ -422,6 +459,14 @@ static void render_prometheus(request_rec *r, sse_counters *c,
               "SSE streams being relayed now.");
     ap_rprintf(r, "sse_proxy_streams_open %" APR_INT64_T_FMT "\n",
                SSE_STAT_GET(c, streams_open));
+    for (k = 0; k < (int)PLACES; k++) {
+        const char *name = apr_pstrcat(r->pool, "sse_proxy_streams_",
+                                       places[k].name, NULL);
+
+        prom_head(r, name, "gauge", places[k].help);
+        ap_rprintf(r, "%s %" APR_INT64_T_FMT "\n", name,
+                   place_count(c, (apr_size_t)k));
+    }
     prom_head(r, "sse_proxy_stream_requests_total", "counter",
               "GET/HEAD requests on SSE routes.");
     ap_rprintf(r, "sse_proxy_stream_requests_total %" APR_UINT64_T_FMT "\n",
@@ -643,6 +688,14 @@ static void render_html(request_rec *r, sse_counters *c,
                SSE_STAT_GET(c, events), SSE_STAT_GET(c, bytes),
                SSE_STAT_GET(c, heartbeats),
                ratio(SSE_STAT_GET(c, first_event_us), firsts) / 1000.0);
+    ap_rputs("<table><tr>", r);
+    for (k = 0; k < (int)PLACES; k++)
+        ap_rprintf(r, "<th>%s</th>", places[k].label);
+    ap_rputs("</tr>\n<tr>", r);
+    for (k = 0; k < (int)PLACES; k++)
+        ap_rprintf(r, "<td>%" APR_INT64_T_FMT "</td>",
+                   place_count(c, (apr_size_t)k));
+    ap_rputs("</tr></table>\n", r);
 
     latency_html(r, c);
     ap_rputs("<h2>Errors and outcomes</h2>\n<table><tr>", r);

@@ -14,6 +14,7 @@ worker waits on a client, and every stream gets its share.
 With SSEProxyAsync off every stream keeps its thread, so the counts are
 scaled to the threads the server has; what is checked is the same."""
 import os
+import json
 import re
 import selectors
 import socket
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -40,6 +42,9 @@ AsyncRequestWorkerFactor 200
 ProxyPass /events {origin}/events
 <Location /events>
     SSEProxy On
+</Location>
+<Location /status>
+    SetHandler sse-proxy-status
 </Location>
 """
 
@@ -108,6 +113,7 @@ class NonReadersTest(SlowBase):
         fleet = None
         try:
             self.wait_until_stuck()
+            self.check_status_shows_them()
             rate, seconds = 5, 8
             fleet = Fleet(port, "/events?rate=%d" % rate, 50)
             start = time.monotonic()
@@ -140,6 +146,29 @@ class NonReadersTest(SlowBase):
         self.assertEqual(short, [],
                          "healthy streams starved by %d clients that do not "
                          "read: (events received, generated)" % NON_READERS)
+
+    def status(self, fmt):
+        with urllib.request.urlopen("%s/status?format=%s"
+                                    % (self.httpd.url, fmt), timeout=10) as f:
+            return f.read().decode()
+
+    def check_status_shows_them(self):
+        """Operators see where the streams are, in every format."""
+        streams = json.loads(self.status("json"))["streams"]
+        many = 0.9 * NON_READERS
+        self.assertGreaterEqual(streams["held"], many, streams)
+        # waiting without a thread, or each on its own thread
+        self.assertGreaterEqual(
+            streams["waiting" if ASYNC else "relaying"], many, streams)
+        self.assertGreaterEqual(streams["queued"], 0)
+        prom = self.status("prometheus")
+        held = re.search(r"^sse_proxy_streams_held (\d+)$", prom, re.M)
+        self.assertTrue(held and int(held.group(1)) >= many, prom[:2000])
+        for place in ("waiting", "queued", "relaying"):
+            self.assertRegex(prom, r"(?m)^sse_proxy_streams_%s \d+$" % place)
+        html = self.status("html")
+        self.assertIn("output set aside", html)
+        self.assertIn("waiting without a thread", html)
 
     def wait_until_stuck(self):
         """Until the origin has stopped sending: every non-reader's socket
