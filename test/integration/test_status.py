@@ -66,7 +66,11 @@ def check_schema(test, doc):
     for k, t in TOP.items():
         test.assertIsInstance(doc[k], t, k)
     test.assertEqual(set(doc["streams"]),
-                     {"open", "requests", "established", "success_rate"})
+                     {"open", "requests", "established", "success_rate",
+                      "waiting", "queued", "relaying", "held"})
+    for place in ("waiting", "queued", "relaying", "held"):
+        test.assertIsInstance(doc["streams"][place], int, place)
+        test.assertGreaterEqual(doc["streams"][place], 0, place)
     test.assertEqual(set(doc["relayed"]), {"events", "bytes", "heartbeats"})
     test.assertEqual(set(doc["first_event"]), {"streams", "mean_ms"})
     lat = doc["event_latency"]
