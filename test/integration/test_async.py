@@ -5,6 +5,7 @@
 through a deliberately small event MPM, and graceful restart and stop
 with hundreds of them open."""
 import os
+import re
 import selectors
 import signal
 import socket
@@ -244,6 +245,51 @@ ProxyPass /events {origin}/events
             self.assertIn("worker MPM cannot suspend", log)
         else:
             self.assertNotIn("SSE00051", log)
+
+
+class BusynessTest(unittest.TestCase):
+    """lbmethod=bybusyness sees streams that wait without a thread: mod_proxy_balancer
+    counts a request busy until its pool goes, which is when its stream
+    ends, not when the handler returns."""
+
+    def test_waiting_streams_count_as_busy(self):
+        work = harness.workdir()
+        origins = [Origin(work, "b%d" % i) for i in (1, 2)]
+        httpd = Httpd(work, """
+<Proxy balancer://b>
+    BalancerMember {o1}
+    BalancerMember {o2}
+    ProxySet lbmethod=bybusyness
+</Proxy>
+ProxyPass /events balancer://b/events
+<Location /events>
+    SSEProxy On
+</Location>
+<Location /manager>
+    SetHandler balancer-manager
+</Location>
+""".format(o1=origins[0].url, o2=origins[1].url),
+                      extra_modules=[("lbmethod_bybusyness_module",
+                                      "mod_lbmethod_bybusyness.so")]).start()
+        try:
+            fleet = Fleet(httpd.port, "/events?rate=2", 20)
+            try:
+                self.assertTrue(fleet.pump(lambda f: f.all(
+                    lambda r: r.count(b"\nid: ") >= 2), timeout=20))
+                c = harness.RawClient(httpd.port, "/manager")
+                page = c.read_to_end().decode()
+                c.close()
+                # Status, Elected, Busy
+                busy = sorted(int(b) for b in re.findall(
+                    r"<td>Init Ok\s*</td><td>\d+</td><td>(\d+)</td>", page))
+            finally:
+                fleet.close()
+        finally:
+            httpd.stop()
+            for o in origins:
+                o.stop()
+        harness.remove_workdir(work)
+        self.assertEqual(busy, [10, 10], page[:3000])
 
 
 if __name__ == "__main__":
