@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sse_netutil.h"
+
 #define MAX_HEAD      16384      /* request line + headers */
 #define MAX_BODY      4096       /* input buffered beyond the head, outside bodies */
 #define MAX_IN        (MAX_HEAD + MAX_BODY)
@@ -138,8 +140,7 @@ struct conn {
     enum after after;
     const char *close_reason;
     uint32_t ev_mask;
-    size_t heap_idx;
-    int64_t deadline;
+    struct sse_timer timer;
     int64_t opened_ns;
     uint64_t events_total;
     int is_stream;          /* counted in open_streams */
@@ -186,8 +187,7 @@ static struct {
     int64_t listen_retry_at;
     struct conn *conns;
     struct conn *dead;
-    struct conn **heap;
-    size_t heap_len, heap_cap;
+    struct sse_timers timers;
     uint64_t next_conn_id;
     uint64_t open_conns, open_streams, total_streams, total_requests;
     uint64_t events_sent, client_closed, origin_closed;
@@ -200,14 +200,6 @@ static struct {
  * epoll's data.ptr. */
 static char listen_tag, sig_tag;
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------------ */
 /* Small string helpers                                                 */
 /* ------------------------------------------------------------------ */
@@ -216,11 +208,6 @@ struct slice {
     const char *p;      /* NULL: absent */
     size_t n;
 };
-
-static char lower(char ch)
-{
-    return (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-}
 
 static int slice_eq(struct slice s, const char *lit)
 {
@@ -231,14 +218,7 @@ static int slice_eq(struct slice s, const char *lit)
 
 static int slice_ieq(struct slice s, const char *lit)
 {
-    size_t i, n = strlen(lit);
-
-    if (!s.p || s.n != n)
-        return 0;
-    for (i = 0; i < n; i++)
-        if (lower(s.p[i]) != lit[i])
-            return 0;
-    return 1;
+    return s.p && sse_span_ieq(s.p, s.n, lit);
 }
 
 static int is_ows(char ch)
@@ -248,12 +228,7 @@ static int is_ows(char ch)
 
 static struct slice slice_trim(struct slice s)
 {
-    while (s.n && is_ows(s.p[0])) {
-        s.p++;
-        s.n--;
-    }
-    while (s.n && is_ows(s.p[s.n - 1]))
-        s.n--;
+    sse_span_trim(&s.p, &s.n);
     return s;
 }
 
@@ -276,28 +251,6 @@ static int has_token(struct slice v, const char *tok)
             return 1;
         i = j + 1;
     }
-    return 0;
-}
-
-/* Strict decimal: digits only, no sign, no overflow. */
-static int parse_u64(const char *p, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    size_t i;
-
-    if (n == 0 || n > 20)
-        return -1;
-    for (i = 0; i < n; i++) {
-        unsigned d;
-
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
     return 0;
 }
 
@@ -336,16 +289,6 @@ static size_t put_str(char *d, const char *s, size_t n)
     return n;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = lower(ch);
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    return -1;
-}
-
 /* Form decoding of a query value into dst (at least n + 1 bytes). */
 static size_t pct_decode(char *dst, const char *p, size_t n)
 {
@@ -354,9 +297,9 @@ static size_t pct_decode(char *dst, const char *p, size_t n)
     for (i = 0; i < n; i++) {
         if (p[i] == '+') {
             dst[o++] = ' ';
-        } else if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0
-                   && hexval(p[i + 2]) >= 0) {
-            dst[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+        } else if (p[i] == '%' && i + 2 < n && sse_hexval(p[i + 1]) >= 0
+                   && sse_hexval(p[i + 2]) >= 0) {
+            dst[o++] = (char)(sse_hexval(p[i + 1]) * 16 + sse_hexval(p[i + 2]));
             i += 2;
         } else {
             dst[o++] = p[i];
@@ -421,7 +364,7 @@ static void log_addf(const char *fmt, ...)
 static void log_begin(const char *word)
 {
     loglen = 0;
-    log_addf("%" PRId64 " %s", mono_ns() / NS_PER_MS, word);
+    log_addf("%" PRId64 " %s", sse_mono_ns() / NS_PER_MS, word);
 }
 
 /* key=value with the value percent-encoded wherever it could be mistaken
@@ -551,89 +494,22 @@ static void buf_free(struct buf *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* Timers: one per connection at most                                  */
 /* ------------------------------------------------------------------ */
-/* Timer heap: one entry per connection at most, keyed by deadline      */
-/* ------------------------------------------------------------------ */
 
-static void heap_place(size_t i, struct conn *c)
+static struct conn *timer_conn(struct sse_timer *t)
 {
-    g.heap[i] = c;
-    c->heap_idx = i;
-}
-
-static void heap_up(size_t i)
-{
-    struct conn *c = g.heap[i];
-
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-
-        if (g.heap[parent]->deadline <= c->deadline)
-            break;
-        heap_place(i, g.heap[parent]);
-        i = parent;
-    }
-    heap_place(i, c);
-}
-
-static void heap_down(size_t i)
-{
-    struct conn *c = g.heap[i];
-
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        int64_t best = c->deadline;
-
-        if (l < g.heap_len && g.heap[l]->deadline < best) {
-            m = l;
-            best = g.heap[l]->deadline;
-        }
-        if (l + 1 < g.heap_len && g.heap[l + 1]->deadline < best)
-            m = l + 1;
-        if (m == i)
-            break;
-        heap_place(i, g.heap[m]);
-        i = m;
-    }
-    heap_place(i, c);
+    return (struct conn *)(void *)((char *)t - offsetof(struct conn, timer));
 }
 
 static void timer_clear(struct conn *c)
 {
-    size_t i = c->heap_idx;
-
-    if (i == SIZE_MAX)
-        return;
-    c->heap_idx = SIZE_MAX;
-    g.heap_len--;
-    if (i == g.heap_len)
-        return;
-    heap_place(i, g.heap[g.heap_len]);
-    heap_up(i);
-    heap_down(g.heap[i]->heap_idx);
+    sse_timer_clear(&g.timers, &c->timer);
 }
 
 static int timer_set(struct conn *c, int64_t when)
 {
-    if (c->heap_idx != SIZE_MAX) {
-        c->deadline = when;
-        heap_up(c->heap_idx);
-        heap_down(c->heap_idx);
-        return 0;
-    }
-    if (g.heap_len == g.heap_cap) {
-        size_t cap = g.heap_cap ? g.heap_cap * 2 : 1024;
-        struct conn **nh = realloc(g.heap, cap * sizeof(*nh));
-
-        if (!nh)
-            return -1;
-        g.heap = nh;
-        g.heap_cap = cap;
-    }
-    c->deadline = when;
-    heap_place(g.heap_len++, c);
-    heap_up(c->heap_idx);
-    return 0;
+    return sse_timer_set(&g.timers, &c->timer, when);
 }
 
 /* ------------------------------------------------------------------ */
@@ -643,14 +519,11 @@ static int timer_set(struct conn *c, int64_t when)
 static void set_interest(struct conn *c, int want_out)
 {
     uint32_t m = EPOLLIN | EPOLLRDHUP | (want_out ? (uint32_t)EPOLLOUT : 0);
-    struct epoll_event ev;
+    epoll_data_t data = { .ptr = c };
 
     if (m == c->ev_mask || c->dead)
         return;
-    memset(&ev, 0, sizeof(ev));
-    ev.events = m;
-    ev.data.ptr = c;
-    if (epoll_ctl(g.epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+    if (sse_epoll_watch(g.epfd, EPOLL_CTL_MOD, c->fd, m, data) == 0)
         c->ev_mask = m;
 }
 
@@ -684,7 +557,7 @@ static void conn_close(struct conn *c, int by_peer, const char *reason)
     log_addf(" conn=%" PRIu64 " by=%s sent_events=%" PRIu64
              " open_ms=%" PRId64 " reason=%s",
              c->id, by_peer ? "peer" : "origin", c->events_total,
-             (mono_ns() - c->opened_ns) / NS_PER_MS, reason);
+             (sse_mono_ns() - c->opened_ns) / NS_PER_MS, reason);
     if (c->llm)
         log_addf(" tokens_sent=%" PRIu64, c->llm_tokens);
     log_end();
@@ -730,17 +603,7 @@ static int conn_flush(struct conn *c)
         conn_close(c, 0, "oom");
         return -1;
     }
-    while (b->off < b->len) {
-        ssize_t n = send(c->fd, b->p + b->off, b->len - b->off, MSG_NOSIGNAL);
-
-        if (n > 0) {
-            b->off += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
+    if (sse_send_pending(c->fd, b->p, b->len, &b->off) < 0) {
         conn_close(c, 1, "reset");
         return -1;
     }
@@ -779,7 +642,7 @@ static void conn_after(struct conn *c)
         shutdown(c->fd, SHUT_WR);
         c->state = CS_LINGER;
         set_interest(c, 0);
-        timer_set(c, mono_ns() + LINGER_NS);
+        timer_set(c, sse_mono_ns() + LINGER_NS);
         return;
     case AFTER_ABRUPT:
         conn_close(c, 0, c->close_reason ? c->close_reason : "abort");
@@ -892,7 +755,7 @@ static void ev_start(struct conn *c)
     hl += put_str(p + hl, "data: {\"id\":", 12);
     hl += put_u64(p + hl, s->cur_id);
     hl += put_str(p + hl, ",\"t\":", 5);
-    hl += put_u64(p + hl, (uint64_t)mono_ns());
+    hl += put_u64(p + hl, (uint64_t)sse_mono_ns());
     hl += put_str(p + hl, ",\"origin\":\"", 11);
     hl += put_str(p + hl, g.name, strlen(g.name));
     hl += put_str(p + hl, "\",\"pad\":\"", 9);
@@ -1029,7 +892,7 @@ static void ai_pump(struct conn *c);
 static void stream_pump(struct conn *c)
 {
     struct stream *s = &c->s;
-    int64_t now = mono_ns();
+    int64_t now = sse_mono_ns();
     unsigned budget = PASS_EVENTS;
 
     if (s->kind != SK_SSE) {
@@ -1262,7 +1125,7 @@ static int parse_header(struct slice l, struct req *r, uint64_t *clen,
     } else if (slice_ieq(name, "content-length")) {
         uint64_t v;
 
-        if (parse_u64(val.p, val.n, &v) < 0 || (*have_clen && v != *clen))
+        if (sse_parse_u64(val.p, val.n, &v) < 0 || (*have_clen && v != *clen))
             return 400;
         *clen = v;
         *have_clen = 1;
@@ -1454,7 +1317,7 @@ static int param_u64(struct qparam *qp, uint64_t max, uint64_t *out)
     if (qp->val.n >= sizeof(tmp))
         return -1;
     n = pct_decode(tmp, qp->val.p, qp->val.n);
-    if (parse_u64(tmp, n, out) < 0 || *out > max)
+    if (sse_parse_u64(tmp, n, out) < 0 || *out > max)
         return -1;
     return 0;
 }
@@ -1634,7 +1497,7 @@ static void stream_init(struct stream *s, const struct sopts *o,
 
     s->start = o->start;
     s->next_id = o->start;
-    if (r->lei.p && parse_u64(r->lei.p, r->lei.n, &lei) == 0 && lei < UINT64_MAX)
+    if (r->lei.p && sse_parse_u64(r->lei.p, r->lei.n, &lei) == 0 && lei < UINT64_MAX)
         s->next_id = lei + 1;
     s->has_end = o->has_count;
     s->end_id = o->count > UINT64_MAX - o->start ? UINT64_MAX : o->start + o->count;
@@ -1707,7 +1570,7 @@ static void start_stream(struct conn *c, const struct req *r)
         return;
     }
     stream_reset(c);
-    stream_init(s, &o, r, mono_ns());
+    stream_init(s, &o, r, sse_mono_ns());
     s->chunked = chunked;
     if (o.head_delay_ms) {
         memcpy(s->head, head, (size_t)n);
@@ -1745,7 +1608,7 @@ static size_t stats_json(char *dst, size_t cap)
         strcpy(lei, "null");
     }
     if (g.revert_at) {
-        int64_t left = (g.revert_at - mono_ns()) / NS_PER_MS;
+        int64_t left = (g.revert_at - sse_mono_ns()) / NS_PER_MS;
 
         snprintf(revert, sizeof(revert), "%" PRId64, left > 0 ? left : 0);
     } else {
@@ -1987,7 +1850,7 @@ static void ai_start(struct conn *c, const struct req *r, int kind,
     s->kind = kind;
     s->chunked = chunked;
     s->preamble_done = 1;
-    s->next_due = mono_ns();
+    s->next_due = sse_mono_ns();
     s->interval_ns = 1;
     c->state = CS_STREAM;
     c->after = AFTER_NONE;
@@ -2085,7 +1948,7 @@ static int sess_new(void)
         close(fd);
     }
     /* Fallback and uniqueness: a serial number mixed into the bytes. */
-    x = (++sess_serial * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)mono_ns();
+    x = (++sess_serial * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)sse_mono_ns();
     if (!got)
         memset(rnd, 0, sizeof(rnd));
     for (k = 0; k < 8; k++)
@@ -2133,7 +1996,7 @@ static void ai_sess_event(struct conn *c, int slot, const char *data, size_t n)
 static void ai_pump(struct conn *c)
 {
     struct stream *s = &c->s;
-    int64_t now = mono_ns();
+    int64_t now = sse_mono_ns();
     unsigned budget = PASS_EVENTS;
     char d[400];
     int n, slot;
@@ -2266,7 +2129,7 @@ static void handle_llm(struct conn *c, const struct req *r)
                  "\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
                  "\"delta\":{\"role\":\"assistant\"}}]}", c->id);
     ai_event(c, 0, d, (size_t)n);
-    s->next_due = mono_ns() + (int64_t)(o.think_ms * NS_PER_MS);
+    s->next_due = sse_mono_ns() + (int64_t)(o.think_ms * NS_PER_MS);
 }
 
 static const char mcp_not_found[] =
@@ -2395,13 +2258,13 @@ static void handle_mcp(struct conn *c, const struct req *r)
                      has_tok ? tok : "", has_tok ? "," : "");
         memcpy(s->rpc_id, idt, sizeof(idt));
         ai_sess_event(c, slot, d, (size_t)n);
-        s->next_due = mono_ns() + (int64_t)(o.think_ms * NS_PER_MS);
+        s->next_due = sse_mono_ns() + (int64_t)(o.think_ms * NS_PER_MS);
     } else {
         struct session *ss = sessions[slot];
         uint64_t lei, id;
 
         /* Replay what the ring still holds after Last-Event-ID. */
-        if (r->lei.p && parse_u64(r->lei.p, r->lei.n, &lei) == 0) {
+        if (r->lei.p && sse_parse_u64(r->lei.p, r->lei.n, &lei) == 0) {
             id = ss->counter > SESS_RING ? ss->counter - SESS_RING + 1 : 1;
             if (id <= lei)
                 id = lei + 1;
@@ -2413,7 +2276,7 @@ static void handle_mcp(struct conn *c, const struct req *r)
         }
         s->next_id = ss->counter;
         s->interval_ns = interval_of(o.rate);
-        s->next_due = mono_ns() + (int64_t)s->interval_ns;
+        s->next_due = sse_mono_ns() + (int64_t)s->interval_ns;
     }
 }
 
@@ -2628,10 +2491,10 @@ static int chunk_size(const char *p, size_t len, uint64_t *out)
     uint64_t v = 0;
     size_t i = 0;
 
-    while (i < len && hexval(p[i]) >= 0) {
+    while (i < len && sse_hexval(p[i]) >= 0) {
         if (i >= 16)
             return -1;
-        v = v * 16 + (uint64_t)hexval(p[i]);
+        v = v * 16 + (uint64_t)sse_hexval(p[i]);
         i++;
     }
     if (i == 0)
@@ -2963,8 +2826,8 @@ static void log_open(const struct conn *c, const struct sockaddr_storage *ss)
 /* Takes ownership of fd. */
 static void conn_new(int fd, const struct sockaddr_storage *ss)
 {
-    struct epoll_event ev;
     struct conn *c = calloc(1, sizeof(*c));
+    epoll_data_t data = { .ptr = c };
     int one = 1;
 
     if (!c) {
@@ -2975,14 +2838,11 @@ static void conn_new(int fd, const struct sockaddr_storage *ss)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->fd = fd;
     c->id = ++g.next_conn_id;
-    c->heap_idx = SIZE_MAX;
-    c->opened_ns = mono_ns();
+    sse_timer_init(&c->timer);
+    c->opened_ns = sse_mono_ns();
     c->state = CS_READ;
     c->ev_mask = EPOLLIN | EPOLLRDHUP;
-    memset(&ev, 0, sizeof(ev));
-    ev.events = c->ev_mask;
-    ev.data.ptr = c;
-    if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    if (sse_epoll_watch(g.epfd, EPOLL_CTL_ADD, fd, c->ev_mask, data) < 0) {
         close(fd);
         free(c);
         return;
@@ -3001,7 +2861,7 @@ static void listen_pause(int err)
 {
     epoll_ctl(g.epfd, EPOLL_CTL_DEL, g.listen_fd, NULL);
     g.listen_paused = 1;
-    g.listen_retry_at = mono_ns() + RETRY_NS;
+    g.listen_retry_at = sse_mono_ns() + RETRY_NS;
     log_begin("ACCEPT_PAUSED");
     log_addf(" errno=%d", err);
     log_end();
@@ -3029,7 +2889,7 @@ static void accept_conns(void)
 
 static int listen_open(void)
 {
-    struct epoll_event ev;
+    epoll_data_t data = { .ptr = &listen_tag };
     int one = 1;
     int fd = socket(g.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -3054,15 +2914,9 @@ static int listen_open(void)
         else
             g.port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         /* Reopening after down mode must come back on the same port. */
-        if (g.addr.ss_family == AF_INET)
-            ((struct sockaddr_in *)&g.addr)->sin_port = htons((uint16_t)g.port);
-        else
-            ((struct sockaddr_in6 *)&g.addr)->sin6_port = htons((uint16_t)g.port);
+        sse_set_port(&g.addr, g.port);
     }
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN;
-    ev.data.ptr = &listen_tag;
-    if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    if (sse_epoll_watch(g.epfd, EPOLL_CTL_ADD, fd, EPOLLIN, data) < 0) {
         close(fd);
         return -1;
     }
@@ -3084,15 +2938,13 @@ static void listen_retry(void)
 {
     g.listen_retry_at = 0;
     if (g.listen_fd >= 0 && g.listen_paused) {
-        struct epoll_event ev;
+        epoll_data_t data = { .ptr = &listen_tag };
 
-        memset(&ev, 0, sizeof(ev));
-        ev.events = EPOLLIN;
-        ev.data.ptr = &listen_tag;
-        if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, g.listen_fd, &ev) == 0)
+        if (sse_epoll_watch(g.epfd, EPOLL_CTL_ADD, g.listen_fd, EPOLLIN,
+                            data) == 0)
             g.listen_paused = 0;
         else
-            g.listen_retry_at = mono_ns() + RETRY_NS;
+            g.listen_retry_at = sse_mono_ns() + RETRY_NS;
         return;
     }
     if (g.listen_fd < 0 && g.mode != MODE_DOWN) {
@@ -3101,7 +2953,7 @@ static void listen_retry(void)
             log_addf(" listen_error=%d retry_ms=%lld", errno,
                      (long long)(RETRY_NS / NS_PER_MS));
             log_end();
-            g.listen_retry_at = mono_ns() + RETRY_NS;
+            g.listen_retry_at = sse_mono_ns() + RETRY_NS;
         } else {
             log_begin("LISTEN");
             log_addf(" port=%u", g.port);
@@ -3125,7 +2977,7 @@ static void close_all(const char *reason, struct conn *keep)
 static void unpark_all(void)
 {
     struct conn *c = g.conns, *next;
-    int64_t now = mono_ns();
+    int64_t now = sse_mono_ns();
 
     for (; c; c = next) {
         next = c->next;
@@ -3146,7 +2998,7 @@ static void set_mode(enum mode m, int status, uint64_t for_ms, int has_for,
     g.mode = m;
     g.status_code = status;
     g.revert_at = (has_for && for_ms > 0 && m != MODE_NORMAL)
-                  ? mono_ns() + (int64_t)for_ms * NS_PER_MS : 0;
+                  ? sse_mono_ns() + (int64_t)for_ms * NS_PER_MS : 0;
     log_begin("CONTROL");
     log_addf(" mode=%s prev=%s status=%d for_ms=%" PRIu64 " by=%s",
              mode_names[m], mode_names[prev], status,
@@ -3181,14 +3033,16 @@ static void on_signal(void)
 static void run_timers(int64_t now)
 {
     /* Bounded so that a stream catching up cannot monopolise a turn. */
-    size_t limit = g.heap_len + 16;
+    size_t limit = g.timers.len + 16;
+    struct sse_timer *t;
 
     if (g.revert_at && now >= g.revert_at)
         set_mode(MODE_NORMAL, g.status_code, 0, 0, "timer", NULL);
     if (g.listen_retry_at && now >= g.listen_retry_at)
         listen_retry();
-    while (g.heap_len > 0 && g.heap[0]->deadline <= now && limit-- > 0) {
-        struct conn *c = g.heap[0];
+    while ((t = sse_timers_first(&g.timers)) && t->deadline <= now
+           && limit-- > 0) {
+        struct conn *c = timer_conn(t);
 
         timer_clear(c);
         on_timer(c);
@@ -3198,9 +3052,10 @@ static void run_timers(int64_t now)
 static int next_timeout(int64_t now)
 {
     int64_t next = INT64_MAX, ms;
+    struct sse_timer *t = sse_timers_first(&g.timers);
 
-    if (g.heap_len)
-        next = g.heap[0]->deadline;
+    if (t)
+        next = t->deadline;
     if (g.revert_at && g.revert_at < next)
         next = g.revert_at;
     if (g.listen_retry_at && g.listen_retry_at < next)
@@ -3221,9 +3076,9 @@ static void run(void)
     while (!g.quit) {
         int n, i;
 
-        run_timers(mono_ns());
+        run_timers(sse_mono_ns());
         free_dead();
-        n = epoll_wait(g.epfd, evs, EPOLL_BATCH, next_timeout(mono_ns()));
+        n = epoll_wait(g.epfd, evs, EPOLL_BATCH, next_timeout(sse_mono_ns()));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -3253,21 +3108,6 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: sse-origin [--host 127.0.0.1] [--port N] [--port-file PATH]\n"
             "                  [--log PATH] [--name NAME] [--max-buffer BYTES]\n");
-}
-
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max)
-        return;
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        /* An unlimited hard limit is not accepted by the kernel; settle
-         * for what nr_open allows. */
-        rl.rlim_cur = 1048576;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
 }
 
 static int write_port_file(const char *path)
@@ -3303,29 +3143,9 @@ static int valid_name(const char *s)
     return 1;
 }
 
-static int resolve_host(const char *host)
-{
-    struct addrinfo hints, *ai;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-    if (getaddrinfo(host, "0", &hints, &ai) != 0)
-        return -1;
-    memcpy(&g.addr, ai->ai_addr, ai->ai_addrlen);
-    g.addrlen = ai->ai_addrlen;
-    freeaddrinfo(ai);
-    if (g.addr.ss_family == AF_INET)
-        ((struct sockaddr_in *)&g.addr)->sin_port = htons((uint16_t)g.port);
-    else
-        ((struct sockaddr_in6 *)&g.addr)->sin6_port = htons((uint16_t)g.port);
-    return 0;
-}
-
 static int setup_signals(void)
 {
-    struct epoll_event ev;
+    epoll_data_t data = { .ptr = &sig_tag };
     sigset_t set;
 
     signal(SIGPIPE, SIG_IGN);
@@ -3338,29 +3158,12 @@ static int setup_signals(void)
     g.sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (g.sig_fd < 0)
         return -1;
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN;
-    ev.data.ptr = &sig_tag;
-    return epoll_ctl(g.epfd, EPOLL_CTL_ADD, g.sig_fd, &ev);
+    return sse_epoll_watch(g.epfd, EPOLL_CTL_ADD, g.sig_fd, EPOLLIN, data);
 }
 
-/* Accepts "--opt value" and "--opt=value". */
 static const char *opt_value(int argc, char **argv, int *i, const char *name)
 {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "sse-origin: %s needs a value\n", name);
-        exit(2);
-    }
-    return argv[++*i];
+    return sse_opt_value("sse-origin", argc, argv, i, name);
 }
 
 static void parse_args(int argc, char **argv, const char **port_file,
@@ -3378,7 +3181,7 @@ static void parse_args(int argc, char **argv, const char **port_file,
         } else if ((v = opt_value(argc, argv, &i, "--host"))) {
             g.host = v;
         } else if ((v = opt_value(argc, argv, &i, "--port"))) {
-            if (parse_u64(v, strlen(v), &u) < 0 || u > 65535)
+            if (sse_parse_u64(v, strlen(v), &u) < 0 || u > 65535)
                 goto bad;
             g.port = (unsigned)u;
         } else if ((v = opt_value(argc, argv, &i, "--port-file"))) {
@@ -3393,7 +3196,7 @@ static void parse_args(int argc, char **argv, const char **port_file,
             }
             strcpy(g.name, v);
         } else if ((v = opt_value(argc, argv, &i, "--max-buffer"))) {
-            if (parse_u64(v, strlen(v), &u) < 0 || u < 4096
+            if (sse_parse_u64(v, strlen(v), &u) < 0 || u < 4096
                 || u > ((uint64_t)1 << 40))
                 goto bad;
             g.max_buffer = (size_t)u;
@@ -3411,6 +3214,7 @@ bad:
 int main(int argc, char **argv)
 {
     const char *port_file = NULL, *log_path = NULL;
+    struct rlimit rl;
 
     g.listen_fd = g.sig_fd = g.log_fd = -1;
     g.host = "127.0.0.1";
@@ -3419,7 +3223,7 @@ int main(int argc, char **argv)
     strcpy(g.name, "origin");
     parse_args(argc, argv, &port_file, &log_path);
     g.low_water = g.max_buffer / 2 < INLINE_PAD ? g.max_buffer / 2 : INLINE_PAD;
-    raise_nofile();
+    sse_raise_nofile(&rl);
     if (log_path) {
         g.log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (g.log_fd < 0) {
@@ -3427,7 +3231,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (resolve_host(g.host) < 0) {
+    if (sse_resolve_numeric(g.host, g.port, &g.addr, &g.addrlen) < 0) {
         fprintf(stderr, "sse-origin: --host must be a numeric address\n");
         return 2;
     }
@@ -3460,7 +3264,7 @@ int main(int argc, char **argv)
     listen_close();
     log_begin("EXIT");
     log_end();
-    free(g.heap);
+    sse_timers_free(&g.timers);
     close(g.sig_fd);
     close(g.epfd);
     if (g.log_fd >= 0)
