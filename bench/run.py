@@ -5,7 +5,8 @@
 """Benchmarks: mod_sse_proxy against stock mod_proxy_http and nginx, in
 the same run, on this machine.
 
-  bench/run.py [--quick] [--only latency,throughput,concurrency,storm,fleet]
+  bench/run.py [--quick] [--only latency,throughput,concurrency,storm,fleet,
+                                slowreaders,newcomers]
 
 BENCH_QUICK=1 is --quick; BENCH_ONLY=fleet (a comma-separated list) is
 --only.  The fleet storm (three nodes, with and without shared member
@@ -37,6 +38,7 @@ import harness  # noqa: E402
 from procstat import group_usage  # noqa: E402
 sys.path.insert(0, HERE)
 import fleet_storm  # noqa: E402
+import fairness  # noqa: E402
 
 LOAD = os.path.join(TOP_BUILD, "bench", "sse-load")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -268,6 +270,9 @@ def scenario_throughput(work, q, rows):
                     r, cpu = measured(p, lambda: load(
                         p.port, "/events?rate=0&size=64", n, duration,
                         warmup=1))
+                    if r["streams_established"] < n:
+                        log("throughput: %s established %d of %d streams"
+                            % (p.name, r["streams_established"], n))
                     ev = r["events"]
                     rows.append({"proxy": p.name, "streams": n,
                                  "events_per_s": round(r["events_per_sec"]),
@@ -646,6 +651,7 @@ def report(args, results, timelines, started, ran=None):
         if pic:
             lines.append("![storm requests](%s)\n" % pic)
     lines += fleet_section(results.get("fleet", []))
+    lines += fairness.report_section(results)
     with open(os.path.join(docs, "benchmarks.md"), "w") as f:
         f.write("\n".join(lines))
         if os.path.exists(os.path.join(HERE, "analysis.md")):
@@ -653,7 +659,10 @@ def report(args, results, timelines, started, ran=None):
                 f.write("\n" + a.read())
 
 
-SCENARIOS = ["latency", "throughput", "concurrency", "storm", "fleet"]
+SCENARIOS = ["latency", "throughput", "concurrency", "storm", "fleet",
+             "slowreaders", "newcomers"]
+# the fairness scenarios compare the module with the other proxies
+FAIR = ["mod_sse_proxy", "mod_sse_proxy-sync", "mod_proxy_http", "nginx"]
 
 
 def command_line(args):
@@ -789,6 +798,12 @@ def main():
             elif name == "fleet":
                 fleet_storm.scenario_fleet(work, args.quick, rows, outdir,
                                            command_line(args))
+            elif name == "slowreaders":
+                fairness.scenario_slowreaders(work, args.quick, rows,
+                                              make_proxies, load, log, FAIR)
+            elif name == "newcomers":
+                fairness.scenario_newcomers(work, args.quick, rows,
+                                            make_proxies, LOAD, log, FAIR)
             write_csv(os.path.join(outdir, name + ".csv"), rows)
             log("%s done: %s" % (name, json.dumps(rows)))
     finally:

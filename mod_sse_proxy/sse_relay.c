@@ -424,13 +424,22 @@ static int write_waiting(relay *rl, int client_writable, int client_ready)
     conn_rec *c = rl->r->connection;
     apr_time_t now;
 
-    if (c->aborted || (client_ready && rl->client_sock
-                       && !ap_proxy_is_socket_connected(rl->client_sock))
-        || sse_nonblock_write(rl->nb) != APR_SUCCESS) {
+    if (client_ready && rl->client_sock) {
+        if (!ap_proxy_is_socket_connected(rl->client_sock)) {
+            rl->res->end = SSE_END_CLIENT;
+            return -1;
+        }
+        rl->client_sock = NULL;   /* it sent data: see after_wait() */
+    }
+    if (c->aborted || sse_nonblock_write(rl->nb) != APR_SUCCESS) {
         rl->res->end = SSE_END_CLIENT;
         return -1;
     }
     if (sse_mpm_stopping()) {
+        /* its retry: hint would wait behind what it does not read: the
+         * connection is closed instead, and no worker waits for it */
+        if (sse_nonblock_pending(rl->nb))
+            c->aborted = 1;
         rl->res->end = SSE_END_SHUTDOWN;
         return -1;
     }

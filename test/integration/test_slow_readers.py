@@ -16,6 +16,7 @@ scaled to the threads the server has; what is checked is the same."""
 import os
 import json
 import re
+import signal
 import selectors
 import socket
 import statistics
@@ -79,13 +80,15 @@ def saturate(port, path, n, seconds):
 
 class SlowBase(unittest.TestCase):
     timeout = 30
+    extra_conf = ""
 
     @classmethod
     def setUpClass(cls):
         cls.work = harness.workdir()
         cls.origin = Origin(cls.work)
         try:
-            cls.httpd = Httpd(cls.work, CONF.format(origin=cls.origin.url),
+            cls.httpd = Httpd(cls.work, CONF.format(origin=cls.origin.url)
+                              + cls.extra_conf,
                               servers=SERVERS, threads=THREADS,
                               timeout=cls.timeout,
                               loglevel="warn sse_proxy:info").start()
@@ -255,6 +258,27 @@ class DroppedAfterTimeoutTest(SlowBase):
         self.assertRegex(self.httpd.error_log(),
                          re.compile(r"SSE00025: client not reading for "
                                     r"Timeout; dropping the stream"))
+
+
+class StopWithNonReadersTest(SlowBase):
+    """Clients that do not read do not hold up a stop: their streams end
+    at once, without a retry: hint they would not read anyway."""
+    extra_conf = "GracefulShutdownTimeout 0\n"
+
+    def test_graceful_stop_does_not_wait_for_them(self):
+        stuck = [non_reader(self.httpd.port, "/events?rate=0&size=2000")
+                 for _ in range(50)]
+        try:
+            NonReadersTest.wait_until_stuck(self)
+            t0 = time.monotonic()
+            os.kill(self.httpd.proc.pid, signal.SIGWINCH)
+            # GracefulShutdownTimeout 0: the children wait for every
+            # connection; Timeout is 30 s
+            self.httpd.proc.wait(20)
+            self.assertLess(time.monotonic() - t0, 15)
+        finally:
+            for s in stuck:
+                s.close()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,195 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Fairness scenarios of bench/run.py: clients that stop reading, and
+newcomers while the proxy is saturated.
+
+* slowreaders: clients that connect, ask for a fast stream and never read
+  (a 2 KiB receive buffer, so their sockets fill at once), then healthy
+  streams at 5 events/s: how many of their events arrive.
+* newcomers: streams relayed as fast as the origin, the proxy and
+  sse-load go, then new streams one after another: the time from connect
+  to each newcomer's first event.
+"""
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+import harness
+
+SLOW_PATH = "/events?rate=0&size=2000"
+SATURATING_PATH = "/events?rate=0&size=64"
+
+
+def request(path):
+    return ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Accept: text/event-stream\r\n\r\n" % path).encode()
+
+
+def non_readers(port, n):
+    out = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        s.settimeout(10)
+        try:
+            s.connect(("127.0.0.1", port))
+            s.sendall(request(SLOW_PATH))
+        except OSError:
+            s.close()
+            continue
+        out.append(s)
+    return out
+
+
+def until_origin_quiet(origin, limit=60):
+    """Until the origin has sent nothing for 1.5 s: the non-readers and
+    the proxy's share of their streams are full."""
+    sent, still, end = -1, 0, time.monotonic() + limit
+    while still < 3 and time.monotonic() < end:
+        time.sleep(0.5)
+        now = origin.stats()["events_sent"]
+        still = still + 1 if now == sent else 0
+        sent = now
+
+
+def scenario_slowreaders(work, q, rows, make_proxies, load, log, which):
+    stuck_n, healthy, rate = 300, 50, 5
+    duration = 8 if q else 15
+    for kind in which:
+        origin = harness.Origin(work, "origin")
+        p = next(make_proxies(work, origin, [kind]))
+        stuck = []
+        try:
+            log("slowreaders: %s, %d clients that never read, then %d "
+                "streams x %d events/s for %d s"
+                % (p.name, stuck_n, healthy, rate, duration))
+            stuck = non_readers(p.port, stuck_n)
+            until_origin_quiet(origin)
+            r = load(p.port, "/events?rate=%d" % rate, healthy, duration)
+            per = r["events"] / float(healthy)
+            rows.append({"proxy": p.name, "non_readers": len(stuck),
+                         "healthy": healthy,
+                         "healthy_established": r["streams_established"],
+                         "events_per_healthy_stream": round(per, 1),
+                         "expected": rate * duration,
+                         "pct_of_expected": round(
+                             100.0 * per / (rate * duration), 1)})
+        finally:
+            for s in stuck:
+                s.close()
+            p.stop()
+            origin.stop()
+
+
+def first_event_s(port, timeout):
+    """Seconds from connect to the first event; None past timeout."""
+    t0 = time.monotonic()
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout)
+    except OSError:
+        return None
+    try:
+        s.sendall(request("/events?rate=1"))
+        raw = b""
+        while b"id: 1\n" not in raw:
+            left = timeout - (time.monotonic() - t0)
+            if left <= 0:
+                return None
+            s.settimeout(left)
+            data = s.recv(65536)
+            if not data:
+                return None
+            raw += data
+        return time.monotonic() - t0
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+def scenario_newcomers(work, q, rows, make_proxies, loadbin, log, which):
+    saturating, newcomers, patience = 1000, (20 if q else 50), 10.0
+    for kind in which:
+        origin = harness.Origin(work, "origin")
+        p = next(make_proxies(work, origin, [kind]))
+        proc = None
+        try:
+            log("newcomers: %s, %d saturating streams, then %d newcomers "
+                "one after another" % (p.name, saturating, newcomers))
+            out = tempfile.mktemp(prefix="load-", suffix=".json")
+            proc = subprocess.Popen(
+                [loadbin, "--port", str(p.port), "--path", SATURATING_PATH,
+                 "--streams", str(saturating), "--duration", "600",
+                 "--quiet", "--json", out],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # as many as get through in 20 s
+            end = time.monotonic() + 20
+            while (time.monotonic() < end
+                   and origin.stats()["open_streams"] < saturating):
+                time.sleep(0.5)
+            time.sleep(2)
+            open_before = origin.stats()["open_streams"]
+            waits = [first_event_s(p.port, patience)
+                     for _ in range(newcomers)]
+            got = sorted(w for w in waits if w is not None)
+            rows.append({
+                "proxy": p.name, "saturating_requested": saturating,
+                "saturating_open": open_before, "newcomers": newcomers,
+                "first_event_within_10s": len(got),
+                "median_s": (round(statistics.median(got), 3)
+                             if got else None),
+                "p90_s": (round(got[int(0.9 * (len(got) - 1))], 3)
+                          if got else None),
+                "max_s": round(got[-1], 3) if got else None})
+        finally:
+            if proc:
+                proc.terminate()
+                proc.wait(30)
+            try:
+                os.unlink(out)
+            except OSError:
+                pass
+            p.stop()
+            origin.stop()
+
+
+def report_section(results):
+    lines = []
+    slow = results.get("slowreaders", [])
+    if slow:
+        lines += ["## 6. Clients that do not read", "",
+                  "300 clients connect, ask for a stream the origin sends "
+                  "as fast as it is taken (2,000-byte pads) and never read "
+                  "(2 KiB receive buffer); once the origin has stopped "
+                  "sending, 50 healthy sse-load streams at 5 events/s: "
+                  "events each received over the window.", ""]
+        lines.append(md(slow))
+    new = results.get("newcomers", [])
+    if new:
+        lines += ["## 7. Newcomers under saturation", "",
+                  "1,000 sse-load streams the origin sends as fast as they "
+                  "are taken (64-byte pads); then new streams one after "
+                  "another, each timed from connect to its first event "
+                  "(given up after 10 s). `saturating_open` is how many "
+                  "of the 1,000 the origin had open after 20 s.", ""]
+        lines.append(md(new))
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         "results", "fairness-notes.md")
+    if (slow or new) and os.path.exists(notes):
+        with open(notes) as f:
+            lines.append(f.read().strip() + "\n")
+    return lines
+
+
+def md(rows):
+    cols = list(rows[0].keys())
+    out = ["| " + " | ".join(cols) + " |",
+           "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join("" if r.get(c) is None else str(r[c])
+                                     for c in cols) + " |")
+    return "\n".join(out) + "\n"
