@@ -316,6 +316,7 @@ static int relay_answer(sse_stream *st, const sse_response *resp)
     if (sse_relay_begin(rl, &st->result) == SSE_RELAY_WAITING
         && (st->state = sse_relay_pump(rl)) != SSE_RELAY_DONE) {
         st->relay = rl;
+        sse_relay_tail_may_wait(rl);
         return 1;
     }
     relay_close(st, rl);

@@ -88,6 +88,8 @@ static int can_suspend(request_rec *r)
            && !r->header_only;
 }
 
+static void arm(sse_stream *st);
+
 static void finish(sse_stream *st)
 {
     request_rec *r = st->r;
@@ -95,9 +97,21 @@ static void finish(sse_stream *st)
     sse_thread_mark *suspender = st->suspender;
     apr_uint32_t jobs = st->suspender_jobs;
 
-    /* its sockets leave the watch before the backend's is released */
+    if (!st->closing) {
+        st->closing = 1;
+        /* the final chunk is passed, the backend connection released */
+        sse_stream_complete(st);
+        /* what the client has not taken yet waits for it without a
+         * thread, as the stream did */
+        if (sse_relay_tail_pending(st->relay)) {
+            st->state = SSE_RELAY_WRITING;
+            arm(st);
+            return;
+        }
+    }
+    /* its sockets leave the watch before the connection goes */
     sse_waiter_retire(st->waiter);
-    sse_stream_complete(st);
+    sse_relay_release_output(st->relay);
     ap_finalize_request_protocol(r);
     /* logs the request and destroys its pool (and st with it) */
     ap_process_request_after_handler(r);
@@ -108,13 +122,38 @@ static void finish(sse_stream *st)
                      jobs);
 }
 
+/* The rest of a finished stream's output, in this thread. */
+static void tail_sync(sse_stream *st)
+{
+    int writable = 0;
+
+    while (sse_relay_tail_pending(st->relay)
+           && sse_relay_tail(st->relay, 0, writable) == SSE_RELAY_WRITING) {
+        apr_pollfd_t pfd;
+        apr_int32_t n;
+
+        memset(&pfd, 0, sizeof(pfd));
+        pfd.p = st->r->pool;
+        pfd.desc_type = APR_POLL_SOCKET;
+        pfd.desc.s = sse_relay_write_socket(st->relay);
+        pfd.reqevents = APR_POLLOUT;
+        writable = apr_poll(&pfd, 1, &n, apr_time_from_sec(1))
+                   == APR_SUCCESS;
+    }
+}
+
 /* The watcher could not take the stream: it goes on in this thread. */
 static void resume_sync(void *baton)
 {
     sse_stream *st = baton;
 
     sse_thread_starts_job();
-    sse_relay_follow(st->relay, st->state);
+    if (!st->closing) {
+        sse_relay_follow(st->relay, st->state);
+        st->closing = 1;
+        sse_stream_complete(st);
+    }
+    tail_sync(st);
     finish(st);
 }
 
@@ -153,10 +192,15 @@ static void resume(void *baton)
 {
     sse_stream *st = baton;
 
-    st->state = sse_relay_wake(st->relay,
-                               sse_waiter_backend_ready(st->waiter),
-                               sse_waiter_client_ready(st->waiter),
-                               sse_waiter_client_writable(st->waiter));
+    if (st->closing)
+        st->state = sse_relay_tail(st->relay,
+                                   sse_waiter_client_ready(st->waiter),
+                                   sse_waiter_client_writable(st->waiter));
+    else
+        st->state = sse_relay_wake(st->relay,
+                                   sse_waiter_backend_ready(st->waiter),
+                                   sse_waiter_client_ready(st->waiter),
+                                   sse_waiter_client_writable(st->waiter));
     if (st->state != SSE_RELAY_DONE)
         arm(st);
     else
@@ -290,6 +334,7 @@ static int async_handler(request_rec *r)
         st->waiter = NULL;
         sse_relay_follow(st->relay, st->state);
         sse_stream_complete(st);
+        sse_relay_release_output(st->relay);
         return OK;
     }
     apr_pool_cleanup_register(r->pool, st, free_unarmed,

@@ -56,6 +56,9 @@ struct sse_relay {
     int                 keepalive;    /* the backend allows reuse */
     int                 parser_failed;
     int                 stopped_rc;   /* 0: the body ended, -1: res->end */
+    /* The response's end may wait for the client without a thread: the
+     * writes stay non-blocking after sse_relay_finish(). */
+    int                 tail_waits;
     sse_relay_result   *res;
     sse_relay_result    own_result;
 };
@@ -743,6 +746,39 @@ void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms,
     APR_BRIGADE_INSERT_TAIL(rl->out,
                             apr_bucket_eos_create(rl->r->connection->bucket_alloc));
     pass_out(rl, 0);
+    if (!rl->tail_waits)
+        sse_relay_release_output(rl);
+}
+
+void sse_relay_tail_may_wait(sse_relay *rl)
+{
+    rl->tail_waits = 1;
+}
+
+int sse_relay_tail_pending(sse_relay *rl)
+{
+    if (!rl->nb || rl->r->connection->aborted
+        || !sse_nonblock_pending(rl->nb))
+        return 0;
+    if (!rl->write_stalled) {
+        rl->write_stalled = apr_time_now();
+        SSE_STAT_ADD(streams_held, 1);
+    }
+    return 1;
+}
+
+sse_relay_state sse_relay_tail(sse_relay *rl, int client_ready,
+                               int client_writable)
+{
+    sse_end_reason end = rl->res->end;
+    int rc = write_waiting(rl, client_writable, client_ready);
+
+    rl->res->end = end;   /* already told: the tail changes nothing */
+    return rc > 0 ? SSE_RELAY_WRITING : SSE_RELAY_DONE;
+}
+
+void sse_relay_release_output(sse_relay *rl)
+{
     /* What the client has not taken yet is written by httpd's ordinary
      * means from here (bounded by Timeout). */
     sse_nonblock_stop(rl->nb);

@@ -102,4 +102,19 @@ void sse_relay_end(sse_relay *rl);
 void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms,
                       const char *class_name);
 
+/* For a stream that waits without a thread: sse_relay_finish() leaves
+ * the writes non-blocking, so that what its client has not taken yet can
+ * wait for it without a thread too. */
+void sse_relay_tail_may_wait(sse_relay *rl);
+/* After sse_relay_finish(): output still waits for a client that is
+ * there.  Then each sse_relay_tail() (once the client's socket is
+ * writable, or at sse_relay_deadline()) writes more, and returns WRITING
+ * until nothing is left, or DONE (drained, gone, or dropped after
+ * Timeout without progress: SSE00025). */
+int sse_relay_tail_pending(sse_relay *rl);
+sse_relay_state sse_relay_tail(sse_relay *rl, int client_ready,
+                               int client_writable);
+/* Writes blocking again, httpd's ordinary way (bounded by Timeout). */
+void sse_relay_release_output(sse_relay *rl);
+
 #endif

@@ -27,6 +27,9 @@ typedef struct sse_stream {
      * stays acquired until the stream ends). */
     sse_relay          *relay;
     sse_relay_state     state;       /* what its last step returned */
+    /* Its relay ended; what the client has not taken yet may still wait
+     * for the client before the request is finished. */
+    int                 closing;
     proxy_conn_rec     *backend;
     const char         *scheme;
     int                 is_event_stream;

@@ -9,7 +9,8 @@ never crashed, its descriptors and memory came back to where they were,
 every broken stream was resumed with Last-Event-ID, and no event was lost
 or duplicated.  docs/soak.md describes it; the knobs are environment
 variables (SOAK_MINUTES, SOAK_STREAMS, SOAK_KILL_INTERVAL, SOAK_SEED,
-SOAK_ASYNC, SOAK_THREADS, SOAK_RATE, SOAK_OUT), set by `make soak VAR=...`.
+SOAK_ASYNC, SOAK_THREADS, SOAK_RATE, SOAK_NON_READERS, SOAK_OUT), set by
+`make soak VAR=...`.
 """
 import json
 import os
@@ -30,6 +31,7 @@ import procstat  # noqa: E402
 import killer  # noqa: E402
 import pools  # noqa: E402
 import proxy_conf  # noqa: E402
+import stalled  # noqa: E402
 import verdict  # noqa: E402
 
 LOAD = os.path.join(TOP_BUILD, "bench", "sse-load")
@@ -73,6 +75,7 @@ def knobs():
         "async": (env.get("SOAK_ASYNC") or "on").lower(),
         "threads": int(env.get("SOAK_THREADS") or 0),
         "rate": float(env.get("SOAK_RATE") or 2),
+        "non_readers": int(env.get("SOAK_NON_READERS") or 100),
         "out": os.path.abspath(env.get("SOAK_OUT") or "soak-out"),
     }
     if k["async"] not in ("on", "off"):
@@ -226,12 +229,18 @@ def soak_part(work, httpd, origins, k, kills, tail):
     sampler = Footprint(httpd.proc.pid,
                         os.path.join(k["out"], "footprint.csv"))
     sampler.start()
+    # clients that stop reading must cost the others nothing
+    stuck = stalled.NonReaders(httpd.port, k["non_readers"], log)
+    if k["non_readers"] > 0:
+        stuck.start()
     try:
         load, err, monkey = load_with_kills(
             work, httpd.port, origins, k, k["minutes"] * 60, kills,
             os.path.join(k["out"], "load.json"),
             os.path.join(k["out"], "timeline.csv"))
     finally:
+        if stuck.is_alive():
+            stuck.stop()
         sampler.stop()
     sys.stdout.write(err)
     return load, monkey
