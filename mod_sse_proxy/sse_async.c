@@ -99,6 +99,9 @@ static void finish(sse_stream *st)
 
     if (!st->closing) {
         st->closing = 1;
+        /* the backend's socket leaves the watch before the connection is
+         * released (another stream may get it from the pool) */
+        sse_waiter_forget_backend(st->waiter);
         /* the final chunk is passed, the backend connection released */
         sse_stream_complete(st);
         /* what the client has not taken yet waits for it without a
@@ -151,6 +154,7 @@ static void resume_sync(void *baton)
     if (!st->closing) {
         sse_relay_follow(st->relay, st->state);
         st->closing = 1;
+        sse_waiter_forget_backend(st->waiter);
         sse_stream_complete(st);
     }
     tail_sync(st);

@@ -291,6 +291,11 @@ int sse_waiter_backend_ready(const sse_waiter *wt)
     return wt->backend_ready;
 }
 
+void sse_waiter_forget_backend(sse_waiter *wt)
+{
+    unwatch(&wt->backend_fd);
+}
+
 void sse_waiter_retire(sse_waiter *wt)
 {
     unwatch(&wt->backend_fd);
@@ -748,6 +753,11 @@ int sse_waiter_client_ready(const sse_waiter *wt)
 {
     (void)wt;
     return 0;
+}
+
+void sse_waiter_forget_backend(sse_waiter *wt)
+{
+    (void)wt;
 }
 
 void sse_waiter_retire(sse_waiter *wt)

@@ -47,6 +47,10 @@ int sse_waiter_backend_ready(const sse_waiter *wt);
 int sse_waiter_client_ready(const sse_waiter *wt);
 int sse_waiter_client_writable(const sse_waiter *wt);
 
+/* The stream's backend connection is about to be released (its end
+ * may still wait for the client): its socket leaves the watch. */
+void sse_waiter_forget_backend(sse_waiter *wt);
+
 /* The stream is over: its sockets leave the watch; the registration is
  * freed once the watcher can no longer hold an event for it. */
 void sse_waiter_retire(sse_waiter *wt);
