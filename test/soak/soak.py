@@ -206,9 +206,18 @@ def warm_up(work, httpd, origins, k):
     """The warm-up, then the baseline footprint."""
     log("warm-up: %d streams for %d s, %d kills"
         % (k["streams"], WARMUP_S, len(WARMUP_KILLS)))
-    _, _, warm = load_with_kills(work, httpd.port, origins, k, WARMUP_S,
-                                 WARMUP_KILLS,
-                                 os.path.join(work, "warmup.json"))
+    # the clients that do not read too: the most connections at once,
+    # which httpd keeps memory for, must be reached before the baseline
+    stuck = stalled.NonReaders(httpd.port, k["non_readers"], log)
+    if k["non_readers"] > 0:
+        stuck.start()
+    try:
+        _, _, warm = load_with_kills(work, httpd.port, origins, k, WARMUP_S,
+                                     WARMUP_KILLS,
+                                     os.path.join(work, "warmup.json"))
+    finally:
+        if stuck.is_alive():
+            stuck.stop()
     if warm.errors:
         raise RuntimeError("warm-up: " + "; ".join(warm.errors))
     base = settled(httpd.proc.pid)
