@@ -19,6 +19,7 @@ import re
 import signal
 import selectors
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -279,6 +280,51 @@ class StopWithNonReadersTest(SlowBase):
         finally:
             for s in stuck:
                 s.close()
+
+
+class TlsNonReadersTest(unittest.TestCase):
+    """The same over TLS: mod_ssl's own FLUSH buckets make no write wait
+    either (the module's filter sits below TLS), healthy streams keep
+    their rate, and clients that read nothing are dropped after
+    Timeout."""
+
+    def test_tls_clients_that_do_not_read(self):
+        work = harness.workdir()
+        origin = Origin(work)
+        httpd = Httpd(work, CONF.format(origin=origin.url), tls=True,
+                      timeout=4, servers=1, threads=8 if ASYNC else 64,
+                      loglevel="warn sse_proxy:info").start()
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["http/1.1"])
+        stuck = []
+        try:
+            for _ in range(30):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+                s.settimeout(10)
+                s.connect(("127.0.0.1", httpd.port))
+                t = ctx.wrap_socket(s)
+                t.sendall(request("/events?rate=0&size=2000"))
+                stuck.append(t)
+            time.sleep(1)
+            healthy = subprocess.run(
+                ["curl", "-sk", "--http1.1", "-N", "--max-time", "4",
+                 httpd.url + "/events?rate=5"],
+                capture_output=True, text=True).stdout
+            # one event at once, then 5 a second for 4 s
+            self.assertGreaterEqual(healthy.count("id: "), 18, healthy[-500:])
+            wait_for(lambda: httpd.error_log().count("SSE00025") >= 30,
+                     timeout=20, what="every non-reader dropped")
+        finally:
+            for t in stuck:
+                t.close()
+            httpd.stop()
+            origin.stop()
+        bad = httpd.unexpected_log_lines(allowed=[r"AH00484"])
+        harness.remove_workdir(work, keep=bool(bad))
+        self.assertEqual(bad, [])
 
 
 if __name__ == "__main__":
