@@ -194,6 +194,8 @@ class WebSocketTest(harness.ProxyTestCase):
     SSEProxyMaxEventSize 1K
 </Location>
 """
+    # a bad lastEventId, a backend event over SSEProxyMaxEventSize
+    allowed = [r"SSE00010", r"SSE00020"]
 
     def ws(self, path, **kw):
         c = WSClient(self.httpd.port, path, **kw)
@@ -444,6 +446,75 @@ class WebSocketTest(harness.ProxyTestCase):
         op, payload = c.next_frame((CLOSE,))
         self.assertEqual(payload, b"")
         self.assertTrue(c.at_eof())
+
+
+@unittest.skipIf(harness.ASYNC == "off",
+                 "needs streams that wait without a thread")
+class WebSocketWithoutThreadTest(harness.ProxyTestCase):
+    """WebSockets wait without a worker thread as event streams do: more
+    of them than the child has threads, every one answering pings."""
+    threads = 4
+    conf = """
+AsyncRequestWorkerFactor 200
+<Location /ws/events>
+    ProxyPass {o1}/events
+    SSEProxy On
+    SSEProxyWebSocket On
+</Location>
+"""
+
+    def test_more_websockets_than_threads(self):
+        n = 40
+        clients = [WSClient(self.httpd.port, "/ws/events?rate=2")
+                   for _ in range(n)]
+        try:
+            self.assertEqual([c.status for c in clients], [101] * n)
+            wait_for(lambda: self.o[0].stats()["open_streams"] >= n,
+                     timeout=20, what="%d streams open at once" % n)
+            for i, c in enumerate(clients):
+                c.send_frame(PING, b"%d" % i)
+            for i, c in enumerate(clients):
+                op, payload = c.next_frame((PONG,))
+                self.assertEqual(payload, b"%d" % i)
+                self.assertGreaterEqual(len(c.messages(1)), 1)
+            for c in clients:
+                c.send_frame(CLOSE, struct.pack("!H", 1000))
+            for c in clients:
+                op, payload = c.next_frame((CLOSE,))
+                self.assertEqual(struct.unpack("!H", payload[:2])[0], 1000)
+            wait_for(lambda: self.o[0].stats()["open_streams"] == 0,
+                     timeout=10, what="backends released")
+        finally:
+            for c in clients:
+                c.close()
+
+
+class WebSocketRestartTest(harness.ProxyTestCase):
+    """A graceful restart ends WebSockets as it ends event streams:
+    a close frame saying so and when to come back."""
+    conf = """
+<Location /ws/events>
+    ProxyPass {o1}/events
+    SSEProxy On
+    SSEProxyWebSocket On
+</Location>
+"""
+
+    def test_graceful_restart_closes_with_going_away(self):
+        clients = [WSClient(self.httpd.port, "/ws/events?rate=5")
+                   for _ in range(3)]
+        try:
+            for c in clients:
+                self.assertEqual(c.status, 101)
+                c.messages(1)
+            self.httpd.graceful()
+            for c in clients:
+                code, reason, _ = c.until_close(timeout=15)
+                self.assertEqual(code, 1001)
+                self.assertRegex(reason, r"^shutdown; retry=\d+$")
+        finally:
+            for c in clients:
+                c.close()
 
 
 if __name__ == "__main__":
