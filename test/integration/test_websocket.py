@@ -187,6 +187,11 @@ class WebSocketTest(harness.ProxyTestCase):
     ProxyPass {o1}/events
     SSEProxy On
 </Location>
+<Location /dead/events>
+    ProxyPass http://127.0.0.1:{dead}/events
+    SSEProxy On
+    SSEProxyWebSocket On
+</Location>
 <Location /small/events>
     ProxyPass {o1}/events
     SSEProxy On
@@ -194,8 +199,14 @@ class WebSocketTest(harness.ProxyTestCase):
     SSEProxyMaxEventSize 1K
 </Location>
 """
-    # a bad lastEventId, a backend event over SSEProxyMaxEventSize
-    allowed = [r"SSE00010", r"SSE00020"]
+    # a bad lastEventId, a backend event over SSEProxyMaxEventSize, the
+    # member that is down
+    allowed = [r"SSE00010", r"SSE00020", r"SSE00002", r"SSE0003\d",
+               r"AH00957", r"AH00959"]
+
+    @classmethod
+    def conf_names(cls):
+        return {"dead": harness.free_port()}
 
     def ws(self, path, **kw):
         c = WSClient(self.httpd.port, path, **kw)
@@ -335,6 +346,14 @@ class WebSocketTest(harness.ProxyTestCase):
         c = self.ws("/sse/events?rate=50&count=1")
         self.assertEqual(c.status, 200)
         self.assertTrue(c.headers["content-type"].startswith("text/event-stream"))
+        self.assertNotIn("sec-websocket-accept", c.headers)
+
+    def test_no_member_available(self):
+        """The member is down: as for any client that is not an
+        EventSource, 503 with Retry-After, and no 101."""
+        c = self.ws("/dead/events")
+        self.assertEqual(c.status, 503)
+        self.assertGreater(int(c.headers["retry-after"]), 0)
         self.assertNotIn("sec-websocket-accept", c.headers)
 
     def test_backend_answer_not_a_stream(self):
