@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -35,9 +36,15 @@ class WSClient:
     ways, nothing hidden."""
 
     def __init__(self, port, path, headers=None, key=None, method="GET",
-                 version="HTTP/1.1", timeout=10, replace=None):
+                 version="HTTP/1.1", timeout=10, replace=None, tls=False):
         self.key = key or base64.b64encode(os.urandom(16)).decode()
         self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["http/1.1"])
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
         self.sock.settimeout(timeout)
         h = {"Host": "127.0.0.1:%d" % port, "Upgrade": "websocket",
              "Connection": "Upgrade", "Sec-WebSocket-Key": self.key,
@@ -161,6 +168,8 @@ class WSClient:
                     return True
         except (socket.timeout, ConnectionResetError):
             return False
+        except ssl.SSLError:
+            return True
 
     def close(self):
         try:
@@ -534,6 +543,49 @@ class WebSocketRestartTest(harness.ProxyTestCase):
         finally:
             for c in clients:
                 c.close()
+
+
+class WebSocketTLSTest(harness.ProxyTestCase):
+    """wss: the frames go through mod_ssl's filters both ways."""
+    conf = """
+<Location /ws/events>
+    ProxyPass {o1}/events
+    SSEProxy On
+    SSEProxyHeartbeat 1
+    SSEProxyWebSocket On
+</Location>
+"""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = harness.workdir()
+        cls.o = [harness.Origin(cls.work, "origin1")]
+        try:
+            cls.httpd = harness.Httpd(cls.work, cls.conf.format(o1=cls.o[0].url),
+                                      tls=True).start()
+        except BaseException:
+            cls.o[0].stop()
+            raise
+
+    def test_secure_websocket(self):
+        c = WSClient(self.httpd.port, "/ws/events?rate=20&lastEventId=2&m=tls",
+                     tls=True)
+        self.addCleanup(c.close)
+        self.assertEqual(c.status, 101, c.headers)
+        self.assertEqual(c.headers["sec-websocket-accept"], accept_for(c.key))
+        msgs = c.messages(3)
+        self.assertEqual([m["id"] for m in msgs], ["3", "4", "5"])
+        c.send_frame(TEXT, b"ignored", fin=False)
+        c.send_frame(PING, b"tls")
+        c.send_frame(CONT, b"!")
+        op, payload = c.next_frame((PONG,))
+        self.assertEqual(payload, b"tls")
+        conn = [q for q in self.o[0].requests() if "m=tls" in q["path"]][0]["conn"]
+        c.send_frame(CLOSE, struct.pack("!H", 1000))
+        op, payload = c.next_frame((CLOSE,))
+        self.assertEqual(struct.unpack("!H", payload[:2])[0], 1000)
+        wait_for(lambda: [x for x in self.o[0].closes() if x["conn"] == conn],
+                 timeout=5, what="backend connection closed")
 
 
 if __name__ == "__main__":
