@@ -206,6 +206,9 @@ static int handshake_handler(request_rec *r)
                       "SSE00074: WebSocket handshake refused (%d): %s",
                       status, why);
         apr_table_setn(r->err_headers_out, "Sec-WebSocket-Version", "13");
+        /* a 426 names the protocol it requires (RFC 9110 15.5.22) */
+        if (status == HTTP_UPGRADE_REQUIRED)
+            apr_table_setn(r->err_headers_out, "Upgrade", "websocket");
         apr_table_setn(r->notes, "sse-end", "ws-handshake");
         return status;
     }

@@ -321,6 +321,7 @@ class WebSocketTest(harness.ProxyTestCase):
     def test_bad_version(self):
         c = self.refused(426, replace={"Sec-WebSocket-Version": "8"})
         self.assertEqual(c.headers.get("sec-websocket-version"), "13")
+        self.assertEqual(c.headers.get("upgrade"), "websocket")
         c = self.refused(426, replace={"Sec-WebSocket-Version": None})
         self.assertEqual(c.headers.get("sec-websocket-version"), "13")
 
