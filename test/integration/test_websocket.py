@@ -201,6 +201,13 @@ class WebSocketTest(harness.ProxyTestCase):
     SSEProxy On
     SSEProxyWebSocket On
 </Location>
+<Location /idle/events>
+    ProxyPass {o1}/events
+    SSEProxy On
+    SSEProxyWebSocket On
+    SSEProxyHeartbeat off
+    SSEProxyIdleTimeout 1
+</Location>
 <Location /small/events>
     ProxyPass {o1}/events
     SSEProxy On
@@ -300,6 +307,28 @@ class WebSocketTest(harness.ProxyTestCase):
         code, _, msgs = c.until_close()
         self.assertEqual([m["id"] for m in msgs], ["8", "9"])
         self.assertEqual(self.origin_reqs("m=proto")[0]["last_event_id"], "7")
+
+    def test_resume_with_subprotocol_alone(self):
+        """Without "sse" on offer the answer names the token itself: a
+        browser refuses an answer naming none of its offers."""
+        c = self.opened("/ws/events?rate=50&count=3&m=protoalone",
+                        headers={"Sec-WebSocket-Protocol": "last-event-id.2"})
+        self.assertEqual(c.headers.get("sec-websocket-protocol"), "last-event-id.2")
+        code, _, msgs = c.until_close()
+        self.assertEqual([m["id"] for m in msgs], ["3"])
+
+    def test_query_wins_over_subprotocol(self):
+        c = self.opened("/ws/events?rate=50&count=5&m=both&lastEventId=3",
+                        headers={"Sec-WebSocket-Protocol": "sse, last-event-id.1"})
+        code, _, msgs = c.until_close()
+        self.assertEqual([m["id"] for m in msgs], ["4", "5"])
+        self.assertEqual(self.origin_reqs("m=both")[0]["last_event_id"], "3")
+
+    def test_idle_timeout_closes(self):
+        c = self.opened("/idle/events?first_delay_ms=10000")
+        code, reason, msgs = c.until_close(timeout=10)
+        self.assertEqual((code, msgs), (1000, []))
+        self.assertRegex(reason, r"^idle; retry=\d+$")
 
     def test_bad_last_event_id_not_forwarded(self):
         c = self.opened("/ws/events?rate=50&count=2&m=badleid&lastEventId=a%0Ab")
