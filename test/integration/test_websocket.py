@@ -308,6 +308,14 @@ class WebSocketTest(harness.ProxyTestCase):
         self.assertEqual([m["id"] for m in msgs], ["8", "9"])
         self.assertEqual(self.origin_reqs("m=proto")[0]["last_event_id"], "7")
 
+    def test_last_event_id_first_in_query(self):
+        c = self.opened("/ws/events?lastEventId=4&count=5&m=first")
+        code, _, msgs = c.until_close()
+        self.assertEqual([m["id"] for m in msgs], ["5"])
+        req = self.origin_reqs("m=first")[0]
+        self.assertEqual(req["path"], "/events?count=5&m=first")
+        self.assertEqual(req["last_event_id"], "4")
+
     def test_resume_with_subprotocol_alone(self):
         """Without "sse" on offer the answer names the token itself: a
         browser refuses an answer naming none of its offers."""
