@@ -35,6 +35,7 @@
 #include "sse_status.h"
 #include "sse_stream.h"
 #include "sse_async.h"
+#include "sse_websocket.h"
 
 module AP_MODULE_DECLARE_DATA sse_proxy_module;
 
@@ -245,6 +246,10 @@ static sse_relay *relay_open(sse_stream *st, const sse_response *resp)
                           ? sse_initial_retry(r, st->dconf, server_conf(r))
                           : -1);
     st->is_event_stream = resp->is_event_stream;
+    /* a WebSocket opens only on an event stream; any other answer (a
+     * 404, a 401) reaches its client as it is and ends the handshake */
+    if (st->ws && resp->is_event_stream)
+        sse_relay_websocket(rl, st->ws);
     if (resp->is_event_stream) {
         SSE_STAT_ADD(streams_established, 1);
         SSE_STAT_ADD(streams_open, 1);
@@ -415,6 +420,8 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
         return OK;
     st = sse_stream_of(r);
     st->worker = worker;
+    if (st->ws)
+        url = sse_ws_backend_url(r, url);
     count_request(r);
     sse_member_health_check(r, worker);
 
@@ -600,6 +607,7 @@ static void sse_register_hooks(apr_pool_t *p)
     /* ahead of mod_proxy's own handler, which would pick a member */
     ap_hook_handler(sse_discovery_handler, NULL, before_proxy,
                     APR_HOOK_FIRST);
+    sse_ws_register_hooks();
     sse_async_register_hooks();
 }
 

@@ -14,6 +14,7 @@
 
 #include "sse_backend.h"
 #include "sse_validate.h"
+#include "sse_websocket.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
@@ -37,6 +38,8 @@ int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
      * and put the client's own headers back afterwards, so logging and
      * other modules see what the client sent. */
     r->headers_in = apr_table_copy(r->pool, saved);
+    if (sse_ws_of(r))
+        sse_ws_backend_headers(sse_ws_of(r), r->headers_in);
     /* A GET on an SSE route is an EventSource; other methods say what
      * they accept (MCP servers insist on both JSON and event streams). */
     if (r->method_number == M_GET)

@@ -30,6 +30,7 @@ typedef struct sse_stream {
     const char         *scheme;
     int                 is_event_stream;
     sse_relay_result    result;
+    struct sse_ws      *ws;          /* a WebSocket handshake was accepted */
     struct sse_waiter  *waiter;      /* while it waits without a thread */
     int                 armed;       /* handed to the watcher once */
     /* The thread that suspended the connection, and its job count then:
