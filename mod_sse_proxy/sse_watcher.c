@@ -117,6 +117,7 @@ static struct {
     apr_thread_mutex_t *list_mutex;  /* registered streams */
     apr_thread_t       *thread;
     sse_resume_fn      *resume;
+    sse_resume_fn      *end_at_exit;
     sse_waiter         *all;
     sse_waiter         *ready, *ready_tail;
     int                 draining, max_draining, waiting;
@@ -575,6 +576,64 @@ static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
     return NULL;
 }
 
+/* On the exiting thread, once the watcher has stopped: the streams
+ * still waiting (armed, or due with no worker left to run them) are
+ * ended here.  An ungraceful stop or restart does not wait for
+ * connections, and its workers are gone: nothing else would end them,
+ * and each holds a connection of mod_proxy's per-child pool, which APR
+ * refuses to destroy with connections out (an abort in
+ * reslist_cleanup(), "rl->ntotal == 0"). */
+static void end_leftovers(void)
+{
+    sse_waiter *todo, *wt, *retired;
+    grave *graves;
+    unsigned n = 0;
+
+    apr_thread_mutex_lock(w.mutex);
+    todo = w.ready;
+    w.ready = w.ready_tail = NULL;
+    apr_thread_mutex_unlock(w.mutex);
+    apr_thread_mutex_lock(w.list_mutex);
+    for (wt = w.all; wt; wt = wt->all_next) {
+        apr_uint32_t idle = W_IDLE;
+
+        /* armed, or left idle by a failed arming whose worker never ran
+         * (one that did would have taken it off the list) */
+        if (take(wt)
+            || __atomic_compare_exchange_n(&wt->state, &idle, W_DUE, 0,
+                                           __ATOMIC_ACQ_REL,
+                                           __ATOMIC_ACQUIRE)) {
+            wt->next = todo;
+            todo = wt;
+        }
+    }
+    apr_thread_mutex_unlock(w.list_mutex);
+    while (todo) {
+        wt = todo;
+        todo = wt->next;
+        n++;
+        w.end_at_exit(wt->baton);
+    }
+    if (n)
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
+                     "SSE00100: child exiting without waiting for its "
+                     "connections: %u waiting streams ended on the way "
+                     "out", n);
+
+    /* their connections, and those the watcher had not released yet */
+    apr_thread_mutex_lock(w.mutex);
+    graves = take_graves(apr_time_now(), 1);
+    retired = w.retired;
+    w.retired = NULL;
+    apr_thread_mutex_unlock(w.mutex);
+    release(graves);
+    while (retired) {   /* the watcher waits no more */
+        wt = retired;
+        retired = wt->next;
+        free(wt);
+    }
+}
+
 static apr_status_t stop_watcher(void *data)
 {
     apr_status_t rv;
@@ -584,18 +643,21 @@ static apr_status_t stop_watcher(void *data)
     w.running = 0;
     wake();
     apr_thread_join(&rv, w.thread);
+    end_leftovers();
     close(w.epfd);
     close(w.evfd);
     return APR_SUCCESS;
 }
 
-apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
+apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
+                              sse_resume_fn *end_at_exit)
 {
     struct epoll_event ev;
     int threads = 1;
     apr_status_t rv;
 
     w.resume = resume;
+    w.end_at_exit = end_at_exit;
     /* leave a quarter of the workers to new connections */
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     w.max_draining = threads - threads / 4 > 0 ? threads - threads / 4 : 1;
@@ -622,7 +684,8 @@ apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
         return rv;
     w.running = 1;
     /* before pchild's subpools go (mod_proxy's connection pools among
-     * them): the watcher may be using them until it has stopped */
+     * them): the watcher may be using them until it has stopped, and
+     * the streams still waiting give their connections back there */
     apr_pool_pre_cleanup_register(pchild, NULL, stop_watcher);
     return APR_SUCCESS;
 }
@@ -632,9 +695,10 @@ apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
 /* This build has no thread-free relay: the watcher never runs, so
  * can_suspend() never lets a stream wait without its thread and nothing
  * below is reached. */
-apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
+apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
+                              sse_resume_fn *end_at_exit)
 {
-    (void)pchild; (void)resume;
+    (void)pchild; (void)resume; (void)end_at_exit;
     return APR_ENOTIMPL;
 }
 

@@ -18,8 +18,13 @@ typedef struct sse_waiter sse_waiter;
 /* Called on a worker thread for each ready stream. */
 typedef void sse_resume_fn(void *baton);
 
-/* Starts the watcher thread of this child (stopped with pchild). */
-apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume);
+/* Starts the watcher thread of this child (stopped with pchild).  When
+ * pchild goes with streams still waiting (an ungraceful stop or restart
+ * does not wait for connections, and its workers are gone by then),
+ * end_at_exit is called for each on the exiting thread, before any of
+ * pchild's subpools is destroyed, and their connections are released. */
+apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
+                              sse_resume_fn *end_at_exit);
 int sse_watcher_running(void);
 
 /* A stream's registration; NULL when out of memory. */
