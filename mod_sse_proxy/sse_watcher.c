@@ -582,11 +582,17 @@ static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
  * connections, and its workers are gone: nothing else would end them,
  * and each holds a connection of mod_proxy's per-child pool, which APR
  * refuses to destroy with connections out (an abort in
- * reslist_cleanup(), "rl->ntotal == 0"). */
+ * reslist_cleanup(), "rl->ntotal == 0").
+ *
+ * Their client connections, and those still waiting in graves, are not
+ * released: each has had its lingering close's FIN, the process's exit
+ * closes the descriptors, and their pools hang from pconf, which an
+ * exiting child never destroys.  Destroying them here would only delay
+ * the exit (a pool's blocks are unmapped one by one) past the parent's
+ * patience. */
 static void end_leftovers(void)
 {
-    sse_waiter *todo, *wt, *retired;
-    grave *graves;
+    sse_waiter *todo, *wt;
     unsigned n = 0;
 
     apr_thread_mutex_lock(w.mutex);
@@ -608,30 +614,21 @@ static void end_leftovers(void)
         }
     }
     apr_thread_mutex_unlock(w.list_mutex);
+    for (wt = todo; wt; wt = wt->next)
+        n++;
+    if (!n)
+        return;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
+                 "SSE00100: child exiting without waiting for its "
+                 "connections: ending its %u waiting streams here", n);
     while (todo) {
         wt = todo;
         todo = wt->next;
-        n++;
         w.end_at_exit(wt->baton);
     }
-    if (n)
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
-                     "SSE00100: child exiting without waiting for its "
-                     "connections: %u waiting streams ended on the way "
-                     "out", n);
-
-    /* their connections, and those the watcher had not released yet */
-    apr_thread_mutex_lock(w.mutex);
-    graves = take_graves(apr_time_now(), 1);
-    retired = w.retired;
-    w.retired = NULL;
-    apr_thread_mutex_unlock(w.mutex);
-    release(graves);
-    while (retired) {   /* the watcher waits no more */
-        wt = retired;
-        retired = wt->next;
-        free(wt);
-    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                 "SSE00101: %u streams ended, their backend connections "
+                 "given back", n);
 }
 
 static apr_status_t stop_watcher(void *data)
