@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 
 #include "apr_portable.h"
@@ -102,10 +103,15 @@ struct sse_waiter {
  * keeps one such block: the MPM never destroys these pools itself. */
 typedef struct grave grave;
 struct grave {
+    /* first: an epoll event for the client socket names the grave (its
+     * wt is NULL) */
+    watched_fd       lingering;
     grave           *next;
     long             id;         /* c->id, for the log */
     apr_pool_t      *pool;
     apr_time_t       when;       /* the client had time to close first */
+    int              fd;         /* watched for the client's close, or -1 */
+    const char      *why;        /* set once it is due early */
     sse_thread_mark *suspender;  /* NULL: never provably done */
     apr_uint32_t     jobs;       /* its count when it suspended c */
 };
@@ -282,8 +288,27 @@ void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger,
     g->id = c->id;
     g->pool = c->pool;
     g->when = apr_time_now() + linger;
+    g->fd = -1;
+    g->why = linger ? NULL : "at once: the client is gone";
     g->suspender = suspender;
     g->jobs = jobs;
+    if (linger) {
+        apr_socket_t *csd = ap_get_conn_socket(c);
+        apr_os_sock_t fd = -1;
+        struct epoll_event ev;
+
+        /* The client's close (its EOF after our FIN) ends the linger.
+         * Registered before the grave is listed, so that the watcher,
+         * which alone closes the socket, never closes it first. */
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+        ev.data.ptr = &g->lingering;
+        if (csd && apr_os_sock_get(&fd, csd) == APR_SUCCESS && fd >= 0) {
+            g->fd = fd;
+            if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+                g->fd = -1;   /* it lingers its whole time */
+        }
+    }
     apr_thread_mutex_lock(w.mutex);
     g->next = w.graves;
     w.graves = g;
@@ -408,8 +433,12 @@ static grave *take_graves(apr_time_t now, int stopping)
 
     while (*gp) {
         grave *g = *gp;
-        apr_time_t due = stopping ? now : g->when;
+        apr_time_t due = stopping || g->why ? now : g->when;
         if (now >= due) {
+            if (!g->why)
+                g->why = stopping ? "at once: httpd is stopping"
+                                  : "after the linger: the client kept it "
+                                    "open";
             *gp = g->next;
             g->next = ready;
             ready = g;
@@ -448,6 +477,9 @@ static void release(grave *due)
     while (due) {
         grave *g = due;
         due = g->next;
+        unwatch(&g->fd);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                     "SSE00102: connection %ld closed %s", g->id, g->why);
         if (suspender_moved_on(g)) {
             free_grave(g);
             continue;
@@ -511,6 +543,32 @@ static void queue_one(sse_waiter *wt)
         ap_mpm_register_timed_callback(0, drain, NULL);
 }
 
+/* On the watcher: a lingering connection's client socket is readable.
+ * Its EOF (or an error) ends the linger at once; bytes it still sends
+ * are read and dropped, as httpd's lingering close does, within a bound
+ * per event so that no client holds the watcher. */
+static void lingered(grave *g)
+{
+    char buf[4096];
+    int i;
+
+    for (i = 0; i < 16; i++) {
+        ssize_t got = recv(g->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+        if (got > 0)
+            continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (got < 0 && errno == EINTR)
+            continue;
+        g->why = got == 0 ? "on the client's close"
+                          : "on an error of the client's socket";
+        return;
+    }
+    /* still open: watch on, until the linger's end */
+    watch(&g->fd, g->fd, &g->lingering);
+}
+
 static int wait_ms(apr_time_t now)
 {
     apr_time_t next = __atomic_load_n(&w.next_scan, __ATOMIC_RELAXED);
@@ -544,8 +602,13 @@ static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
             break;
         w.batch++;
         for (i = 0; i < n; i++) {
-            if (evs[i].data.ptr) {
-                note_ready(evs[i].data.ptr, &due);
+            watched_fd *wf = evs[i].data.ptr;
+
+            if (wf && wf->wt) {
+                note_ready(wf, &due);
+            }
+            else if (wf) {
+                lingered((grave *)wf);
             }
             else {
                 uint64_t count;
