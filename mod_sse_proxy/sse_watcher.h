@@ -45,9 +45,12 @@ int sse_waiter_client_ready(const sse_waiter *wt);
  * freed once the watcher can no longer hold an event for it. */
 void sse_waiter_retire(sse_waiter *wt);
 
-/* Gives a finished suspended connection back: after linger (at once
- * when httpd is stopping) its pool is cleared, which closes the socket
- * and ends the MPM's count of it; the memory goes only once suspender,
+/* Gives a finished suspended connection back: with a linger of 0 at
+ * once, else (its write side shut down) when the client closes its end
+ * or after linger, whichever comes first, and at once when httpd is
+ * stopping; its pool is then cleared, which closes the socket and ends
+ * the MPM's count of it (debug line SSE00102 says when and why); the
+ * memory goes only once suspender,
  * the thread that suspended it, has started another job than the one it
  * had when its count was jobs (see sse_thread_mark.h). */
 void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger,
