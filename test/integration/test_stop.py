@@ -85,6 +85,12 @@ def thread_count(pid):
     return len(os.listdir("/proc/%d/task" % pid))
 
 
+def shared_mappings(pid):
+    """The process's shared memory mappings (segments, slotmem)."""
+    with open("/proc/%d/maps" % pid) as f:
+        return sum(1 for line in f if line.split()[1].endswith("s"))
+
+
 class StopBase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -166,7 +172,7 @@ class RestartTest(StopBase):
     def test_restart_with_streams_open(self):
         httpd = self.new_httpd()
         parent = httpd.proc.pid
-        fds = threads = None
+        fds = threads = shm = None
         for rnd in range(ROUNDS):
             with self.subTest(round=rnd):
                 fleet = open_streams(httpd, STREAMS)
@@ -192,13 +198,16 @@ class RestartTest(StopBase):
                                      [(200, [1, 2])] * 20)
                 finally:
                     again.close()
-                # the parent holds no more descriptors or threads after
-                # a restart than after the first one
+                # the parent holds no more descriptors, threads or
+                # shared memory segments after a restart than after the
+                # first one
                 if fds is None:
                     fds, threads = fd_count(parent), thread_count(parent)
+                    shm = shared_mappings(parent)
                 else:
                     self.assertEqual(fd_count(parent), fds)
                     self.assertEqual(thread_count(parent), threads)
+                    self.assertEqual(shared_mappings(parent), shm)
         self.check_log(httpd)
         time.sleep(0.5)   # the access log of the last round
         self.check_logged(httpd, STREAMS * ROUNDS)
