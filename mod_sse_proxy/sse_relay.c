@@ -348,6 +348,9 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
         }
     } else if (client_ready && rl->client_sock) {
         if (!ap_proxy_is_socket_connected(rl->client_sock)) {
+            /* closed: nothing more reaches it, and no lingering close
+             * should hold its connection */
+            rl->r->connection->aborted = 1;
             rl->res->end = SSE_END_CLIENT;
             return -1;
         }
