@@ -295,8 +295,15 @@ apache_state > "$work/apache.after"
 diff -u "$work/pkgs.before" "$work/pkgs.after" >&2 || fail "package states differ from before"
 diff -u "$work/apache.before" "$work/apache.after" >&2 || fail "/etc/apache2 or /var/lib/apache2 differs from before"
 [ "$(httpd_running)" = stopped ] || fail "apache2 still running"
+if [ "$was_running" = running ]; then
+    apache2ctl -k start > /dev/null 2>&1 || fail "apache2 could not be started again"
+    i=0
+    until [ "$(httpd_running)" = running ]; do
+        i=$((i + 1)); [ $i -lt 100 ] || fail "apache2 did not start again"; sleep 0.1
+    done
+fi
 for f in "$so" "$LIBDIR/libssepolicy.so.0" /usr/bin/sse-tail /usr/share/mod_sse_proxy; do
     [ ! -e "$f" ] || fail "$f left behind"
 done
-say "purged; packages, /etc/apache2, /var/lib/apache2 as found, apache2 $was_running at the end"
+say "purged: packages, /etc/apache2 and /var/lib/apache2 as found, apache2 $(httpd_running) as found"
 say "PASS"
