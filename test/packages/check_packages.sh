@@ -4,10 +4,11 @@
 
 # make check-packages: the Debian packages from make deb, installed on
 # this machine and used the way an administrator would: apt-get install,
-# a2enmod sse_proxy, a stream route in Debian's /etc/apache2 layout, the
-# system's httpd started with apache2ctl, a stream relayed to curl and to
-# sse-tail; then everything is stopped, the packages are purged, and the
-# machine must be exactly as it was found.  Whatever fails, the trap puts
+# a2enmod sse_proxy, a stream route in Debian's /etc/apache2 layout
+# (conf-available, a2enconf), the system's httpd started with apache2ctl,
+# a stream relayed to curl and to sse-tail; then everything is stopped,
+# the packages are purged, and the machine must be exactly as it was
+# found.  Whatever fails, the trap puts
 # the configuration, the packages and httpd's state back.
 #
 # Needs root.  Environment: top_builddir, top_srcdir, DEB_DIR (the .deb
@@ -18,7 +19,7 @@ builddir=${top_builddir:?top_builddir is not set}
 srcdir=${top_srcdir:?top_srcdir is not set}
 debdir=${DEB_DIR:-$builddir/deb-out}
 PKGS="libssepolicy0 libssepolicy-dev libapache2-mod-sse-proxy sse-tail"
-SITE=sse-proxy-package-check
+CONF=sse-proxy-package-check
 MODDIR=/usr/lib/apache2/modules
 LIBDIR=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 
@@ -26,7 +27,7 @@ say() { echo "check-packages: $*"; }
 fail() { echo "check-packages: FAIL: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || fail "needs root (it installs packages and runs the system's apache2)"
-for tool in apt-get dpkg-query apache2ctl a2enmod a2dismod a2ensite a2dissite curl man flock; do
+for tool in apt-get dpkg-query apache2ctl a2enmod a2dismod a2enconf a2disconf curl man flock; do
     command -v "$tool" >/dev/null 2>&1 || fail "$tool not found"
 done
 origin_bin="$builddir/test/origin/sse-origin"
@@ -200,22 +201,20 @@ cat > /etc/apache2/ports.conf <<EOF
 # written by make check-packages; restored at its end
 Listen 127.0.0.1:$port
 EOF
-cat > "/etc/apache2/sites-available/$SITE.conf" <<EOF
+# The route as the README shows it, in conf-available.
+cat > "/etc/apache2/conf-available/$CONF.conf" <<EOF
 # written by make check-packages; removed at its end
-<VirtualHost 127.0.0.1:$port>
-    ServerName 127.0.0.1
-    <Location /events>
-        ProxyPass http://127.0.0.1:$origin_port/events
-        SSEProxy On
-        SSEProxyHeartbeat 1
-    </Location>
-    <Location /sse-status>
-        SetHandler sse-proxy-status
-        Require local
-    </Location>
-</VirtualHost>
+<Location /events>
+    ProxyPass http://127.0.0.1:$origin_port/events
+    SSEProxy On
+    SSEProxyHeartbeat 1
+</Location>
+Alias /ssep-client/ /usr/share/mod_sse_proxy/
+<Directory /usr/share/mod_sse_proxy>
+    Require all granted
+</Directory>
 EOF
-a2ensite -q "$SITE"
+a2enconf -q "$CONF"
 apache2ctl configtest > "$work/configtest" 2>&1 || { cat "$work/configtest" >&2; fail "apache2ctl configtest"; }
 
 log_before=$(stat -c %s "$logdir/error.log" 2>/dev/null || echo 0)
@@ -223,7 +222,7 @@ say "apache2ctl start (127.0.0.1:$port, origin 127.0.0.1:$origin_port)"
 we_started=yes
 apache2ctl -k start > "$work/start" 2>&1 || { cat "$work/start" >&2; fail "apache2ctl start"; }
 i=0
-until curl -s -o /dev/null "http://127.0.0.1:$port/sse-status"; do
+until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
     i=$((i + 1)); [ $i -lt 100 ] || fail "apache2 does not answer on 127.0.0.1:$port"; sleep 0.1
 done
 [ "$(httpd_running)" = running ] || fail "apache2 is not running after apache2ctl start"
@@ -243,7 +242,10 @@ done
 curl -sS -I -H 'Accept: text/event-stream' "$url" > "$work/discovery"
 grep -qi '^x-sse-relay: mod_sse_proxy' "$work/discovery" ||
     { cat "$work/discovery" >&2; fail "HEAD discovery not answered by mod_sse_proxy"; }
-say "curl: 5 events relayed (ids 1-5), discovery answered by the module"
+curl -sS -f -o "$work/client.js" "http://127.0.0.1:$port/ssep-client/ssep-client.js" ||
+    fail "the packaged browser client is not served at /ssep-client/"
+cmp -s "$work/client.js" "$srcdir/client/ssep-client.js" || fail "/ssep-client/ssep-client.js is not client/ssep-client.js"
+say "curl: 5 events relayed (ids 1-5), discovery answered by the module, ssep-client.js served"
 
 # --- sse-tail, the packaged client --------------------------------------
 rc=0
@@ -273,8 +275,8 @@ kill "$origin_pid"
 wait "$origin_pid" 2>/dev/null || true
 origin_pid=""
 
-a2dissite -q -p "$SITE"
-rm -f "/etc/apache2/sites-available/$SITE.conf"
+a2disconf -q -p "$CONF"
+rm -f "/etc/apache2/conf-available/$CONF.conf"
 tar -C / -xpf "$work/apache.tar" etc/apache2/ports.conf
 a2dismod -q -p sse_proxy
 for m in proxy_http proxy; do
