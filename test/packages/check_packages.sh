@@ -32,17 +32,17 @@ for tool in apt-get dpkg-query apache2ctl a2enmod a2dismod a2enconf a2disconf cu
 done
 origin_bin="$builddir/test/origin/sse-origin"
 [ -x "$origin_bin" ] || fail "$origin_bin missing: run make first"
-debs=$(ls "$debdir"/*.deb 2>/dev/null || true)
-[ -n "$debs" ] || fail "no .deb files in $debdir: run make deb"
+# The four packages only (a build with -dbgsym packages has more).
+debs=""
 for p in $PKGS; do
-    ls "$debdir/${p}_"*.deb >/dev/null 2>&1 || fail "$debdir has no $p package"
+    deb=$(ls "$debdir/${p}_"*.deb 2>/dev/null) || fail "$debdir has no $p package: run make deb"
+    [ "$(echo "$deb" | wc -l)" = 1 ] || fail "$debdir has several $p packages"
+    debs="$debs $deb"
 done
 
 # One run at a time: the system's httpd and /etc/apache2 are shared.
 exec 9>/run/lock/mod-sse-proxy-check-packages.lock
 flock -n 9 || fail "another check-packages run holds /run/lock/mod-sse-proxy-check-packages.lock"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/check-packages.XXXXXX")
 
 # --- the state to find again at the end ---------------------------------
 # shellcheck disable=SC1091
@@ -52,6 +52,8 @@ logdir=$(set +u; . /etc/apache2/envvars && echo "$APACHE_LOG_DIR")
 if [ -z "$pidfile" ] || [ -z "$logdir" ]; then
     fail "/etc/apache2/envvars names no pid file or log directory"
 fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/check-packages.XXXXXX")
 
 pkg_state() {
     for p in $PKGS; do
