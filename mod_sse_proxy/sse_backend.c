@@ -3,7 +3,10 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 
+#include <errno.h>
+
 #include "httpd.h"
+
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_date.h"
@@ -380,4 +383,18 @@ void sse_backend_copy_head(request_rec *r, const sse_response *resp)
         ap_set_content_type(r, apr_pstrdup(r->pool, ct));
     if (resp->framing == SSE_BODY_LENGTH && !resp->is_event_stream)
         ap_set_content_length(r, resp->length);
+}
+
+ssep_condition sse_backend_condition(apr_status_t rv, int is_ssl)
+{
+    if (APR_STATUS_IS_TIMEUP(rv))
+        return SSEP_COND_READ_TIMEOUT;
+    if (APR_STATUS_IS_EOF(rv))
+        return SSEP_COND_PREMATURE_EOF;
+    if (APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_ECONNABORTED(rv)
+        || rv == EPIPE)
+        return SSEP_COND_RESET;
+    if (APR_STATUS_IS_ECONNREFUSED(rv))
+        return SSEP_COND_CONNECT_REFUSED;
+    return is_ssl ? SSEP_COND_TLS : SSEP_COND_OTHER;
 }
