@@ -11,8 +11,6 @@
  * and left to mod_proxy_http.  Routing, balancing and connection pooling
  * stay mod_proxy's: this module only owns the relay of the stream.
  */
-#include <errno.h>
-
 #include "apr_strings.h"
 #include "httpd.h"
 #include "http_config.h"
@@ -36,6 +34,7 @@
 #include "sse_status.h"
 #include "sse_stream.h"
 #include "sse_async.h"
+#include "sse_websocket.h"
 
 module AP_MODULE_DECLARE_DATA sse_proxy_module;
 
@@ -44,20 +43,6 @@ typedef struct {
     ssep_condition cond;
     int            client;   /* the client's part failed, or it left */
 } attempt_failure;
-
-static ssep_condition condition_of(apr_status_t rv, int is_ssl)
-{
-    if (APR_STATUS_IS_TIMEUP(rv))
-        return SSEP_COND_READ_TIMEOUT;
-    if (APR_STATUS_IS_EOF(rv))
-        return SSEP_COND_PREMATURE_EOF;
-    if (APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_ECONNABORTED(rv)
-        || rv == EPIPE)
-        return SSEP_COND_RESET;
-    if (APR_STATUS_IS_ECONNREFUSED(rv))
-        return SSEP_COND_CONNECT_REFUSED;
-    return is_ssl ? SSEP_COND_TLS : SSEP_COND_OTHER;
-}
 
 /* Where the request goes: filled by ap_proxy_determine_connection. */
 typedef struct {
@@ -157,7 +142,7 @@ static int exchange_head(request_rec *r, proxy_conn_rec *backend,
                                                  : APR_ECONNRESET;
         }
         backend->close = 1;
-        fail->cond = condition_of(rv, backend->is_ssl);
+        fail->cond = sse_backend_condition(rv, backend->is_ssl);
         if (!reused || rv == APR_EGENERAL || rv == APR_ENOSPC
             || APR_STATUS_IS_TIMEUP(rv) || sse_reqbody_spent(body)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
@@ -172,31 +157,9 @@ static int exchange_head(request_rec *r, proxy_conn_rec *backend,
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
-static void set_stream_headers(request_rec *r)
-{
-    apr_table_unset(r->headers_out, "Content-Length");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
-    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
-    /* A compressing filter would hold events back in its buffer. */
-    apr_table_setn(r->subprocess_env, "no-gzip", "1");
-    apr_table_setn(r->subprocess_env, "no-brotli", "1");
-}
-
 static sse_server_conf *server_conf(request_rec *r)
 {
     return ap_get_module_config(r->server->module_config, &sse_proxy_module);
-}
-
-static void note_result(request_rec *r, const sse_relay_result *res)
-{
-    apr_table_setn(r->notes, "sse-end", sse_end_name(res->end));
-    apr_table_setn(r->notes, "sse-events",
-                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, res->events));
-    apr_table_setn(r->notes, "sse-bytes",
-                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT, res->bytes));
-    apr_table_setn(r->notes, "sse-heartbeats",
-                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT,
-                                res->heartbeats));
 }
 
 /* Counts a stream request once, however many members it is tried on. */
@@ -230,78 +193,16 @@ static int answer_here(request_rec *r, proxy_worker *worker, ssep_class cls)
     return sse_answer_unavailable(r, dconf, server_conf(r), worker, cls, -1);
 }
 
-/* Starts relaying an answer the policy accepted: the head, the stream
- * headers and counters. */
-static sse_relay *relay_open(sse_stream *st, const sse_response *resp)
-{
-    request_rec *r = st->r;
-    sse_relay *rl;
-
-    sse_backend_copy_head(r, resp);
-    if (resp->is_event_stream)
-        set_stream_headers(r);
-    sse_cors_headers(r, st->dconf);
-    rl = sse_relay_create(r, st->backend, st->dconf, resp,
-                          resp->is_event_stream
-                          ? sse_initial_retry(r, st->dconf, server_conf(r))
-                          : -1);
-    st->is_event_stream = resp->is_event_stream;
-    if (resp->is_event_stream) {
-        SSE_STAT_ADD(streams_established, 1);
-        SSE_STAT_ADD(streams_open, 1);
-    }
-    return rl;
-}
-
-/* A stream that broke off is a member failure too, and its client is
- * told when to come back. */
-static void relay_close(sse_stream *st, sse_relay *rl)
-{
-    request_rec *r = st->r;
-    sse_server_conf *sc = server_conf(r);
-    const sse_relay_result *res = &st->result;
-    apr_int64_t hint = -1;
-    const char *why = NULL;
-
-    sse_relay_end(rl);
-    if (st->is_event_stream) {
-        SSE_STAT_ADD(streams_open, -1);
-        SSE_STAT_ADD(ends[res->end], 1);
-    }
-    if (res->end == SSE_END_PREMATURE || res->end == SSE_END_ERROR) {
-        ssep_condition cond = res->end == SSE_END_PREMATURE
-            ? SSEP_COND_PREMATURE_EOF
-            : condition_of(res->backend_error, st->backend->is_ssl);
-        ssep_class cls = ssep_classify(0, cond, NULL);
-        sse_outlook o;
-
-        sse_member_failure(r, st->worker, cls, &sc->policy);
-        apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
-        sse_outlook_get(r, st->worker, cls, &o);
-        hint = sse_retry_hint(r, sc, &o);
-        why = ssep_class_name(cls);
-    }
-    else if (res->end == SSE_END_SHUTDOWN) {
-        /* not the member's fault: come back as after any network blip */
-        hint = sse_initial_retry(r, st->dconf, sc);
-        if (hint < 0)
-            hint = ssep_policy_strategy(&sc->policy,
-                                        SSEP_CLASS_NETWORK)->initial_ms;
-    }
-    sse_relay_finish(rl, st->is_event_stream ? hint : -1, why);
-    note_result(r, res);
-}
-
 /* Relays the answer in this thread, or up to the point where the stream
  * has nothing more to say when it may continue without the thread.
  * Returns 1 when the relay was handed over. */
 static int relay_answer(sse_stream *st, const sse_response *resp)
 {
-    sse_relay *rl = relay_open(st, resp);
+    sse_relay *rl = sse_stream_open(st, resp);
 
     if (!st->may_suspend || !sse_relay_suspendable(rl)) {
         sse_relay_run(rl, &st->result);
-        relay_close(st, rl);
+        sse_stream_close(st, rl);
         return 0;
     }
     /* A connection whose stream waited without a thread is closed when
@@ -319,30 +220,8 @@ static int relay_answer(sse_stream *st, const sse_response *resp)
         sse_relay_tail_may_wait(rl);
         return 1;
     }
-    relay_close(st, rl);
+    sse_stream_close(st, rl);
     return 0;
-}
-
-void sse_stream_complete(sse_stream *st)
-{
-    relay_close(st, st->relay);
-    ap_proxy_release_connection(st->scheme, st->backend, st->r->server);
-    st->backend = NULL;
-}
-
-sse_stream *sse_stream_of(request_rec *r)
-{
-    sse_stream *st = ap_get_module_config(r->request_config,
-                                          &sse_proxy_module);
-
-    if (!st) {
-        st = apr_pcalloc(r->pool, sizeof(*st));
-        st->r = r;
-        st->dconf = ap_get_module_config(r->per_dir_config,
-                                         &sse_proxy_module);
-        ap_set_module_config(r->request_config, &sse_proxy_module, st);
-    }
-    return st;
 }
 
 /* Whether a failed attempt may go on to another member: not once part
@@ -419,6 +298,8 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
         return OK;
     st = sse_stream_of(r);
     st->worker = worker;
+    if (st->ws)
+        url = sse_ws_backend_url(r, url);
     count_request(r);
     sse_member_health_check(r, worker);
 
@@ -604,6 +485,7 @@ static void sse_register_hooks(apr_pool_t *p)
     /* ahead of mod_proxy's own handler, which would pick a member */
     ap_hook_handler(sse_discovery_handler, NULL, before_proxy,
                     APR_HOOK_FIRST);
+    sse_ws_register_hooks();
     sse_async_register_hooks();
     sse_nonblock_register();
 }

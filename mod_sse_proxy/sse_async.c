@@ -211,6 +211,30 @@ static void resume(void *baton)
         finish(st);
 }
 
+/* The child exits without waiting for its connections (an ungraceful
+ * stop or restart), on its last thread, with the workers gone: the
+ * stream ends as on a graceful stop, with a retry: hint and the final
+ * chunk, as far as the client's socket takes them at once (an exiting
+ * child must not wait for a client), and its backend connection goes
+ * back to mod_proxy's pool before that pool is destroyed. */
+static void end_at_exit(void *baton)
+{
+    sse_stream *st = baton;
+    apr_socket_t *client = ap_get_conn_socket(st->r->connection);
+
+    if (client)
+        apr_socket_timeout_set(client, 0);
+    /* httpd is stopping: the relay ends the stream (SSE_END_SHUTDOWN);
+     * what the client does not take at once is not waited for */
+    if (!st->closing) {
+        sse_relay_wake(st->relay, 0, 0, 0);
+        st->closing = 1;
+        sse_waiter_forget_backend(st->waiter);
+        sse_stream_complete(st);
+    }
+    finish(st);
+}
+
 static int mpm_is_async(void)
 {
     int async = 0;
@@ -289,7 +313,7 @@ void sse_async_child_init(apr_pool_t *pchild, server_rec *s)
 
     if (!mpm_is_async())
         return;
-    rv = sse_watcher_start(pchild, resume);
+    rv = sse_watcher_start(pchild, resume, end_at_exit);
     if (rv == APR_ENOTIMPL)
         no_watcher = 1;   /* said once per child by SSE00051 */
     else if (rv != APR_SUCCESS)

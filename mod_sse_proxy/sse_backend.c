@@ -3,7 +3,10 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 
+#include <errno.h>
+
 #include "httpd.h"
+
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_date.h"
@@ -14,6 +17,7 @@
 
 #include "sse_backend.h"
 #include "sse_validate.h"
+#include "sse_websocket.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
@@ -37,6 +41,8 @@ int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
      * and put the client's own headers back afterwards, so logging and
      * other modules see what the client sent. */
     r->headers_in = apr_table_copy(r->pool, saved);
+    if (sse_ws_of(r))
+        sse_ws_backend_headers(sse_ws_of(r), r->headers_in);
     /* A GET on an SSE route is an EventSource; other methods say what
      * they accept (MCP servers insist on both JSON and event streams). */
     if (r->method_number == M_GET)
@@ -377,4 +383,18 @@ void sse_backend_copy_head(request_rec *r, const sse_response *resp)
         ap_set_content_type(r, apr_pstrdup(r->pool, ct));
     if (resp->framing == SSE_BODY_LENGTH && !resp->is_event_stream)
         ap_set_content_length(r, resp->length);
+}
+
+ssep_condition sse_backend_condition(apr_status_t rv, int is_ssl)
+{
+    if (APR_STATUS_IS_TIMEUP(rv))
+        return SSEP_COND_READ_TIMEOUT;
+    if (APR_STATUS_IS_EOF(rv))
+        return SSEP_COND_PREMATURE_EOF;
+    if (APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_ECONNABORTED(rv)
+        || rv == EPIPE)
+        return SSEP_COND_RESET;
+    if (APR_STATUS_IS_ECONNREFUSED(rv))
+        return SSEP_COND_CONNECT_REFUSED;
+    return is_ssl ? SSEP_COND_TLS : SSEP_COND_OTHER;
 }

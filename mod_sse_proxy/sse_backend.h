@@ -11,6 +11,8 @@
 #include "httpd.h"
 #include "mod_proxy.h"
 
+#include "ssepolicy.h"
+
 #include "sse_body.h"
 #include "sse_reqbody.h"
 
@@ -58,5 +60,8 @@ apr_status_t sse_backend_read_head(request_rec *r, proxy_conn_rec *backend,
 
 /* Copies the response head to r: status, end-to-end headers. */
 void sse_backend_copy_head(request_rec *r, const sse_response *resp);
+
+/* The policy's condition for a failed backend read or connect. */
+ssep_condition sse_backend_condition(apr_status_t rv, int is_ssl);
 
 #endif

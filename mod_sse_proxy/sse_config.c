@@ -84,6 +84,7 @@ void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(body_buffer);
     MERGE(session_header);
     MERGE(session_timeout_s);
+    MERGE(websocket);
     return c;
 }
 
@@ -110,6 +111,11 @@ apr_size_t sse_conf_max_event_size(const sse_dir_conf *c)
 int sse_conf_async(const sse_dir_conf *c)
 {
     return c->async;
+}
+
+int sse_conf_websocket(const sse_dir_conf *c)
+{
+    return c && c->websocket;
 }
 
 apr_off_t sse_conf_body_buffer(const sse_dir_conf *c)
@@ -293,6 +299,16 @@ static const char *set_async(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+static const char *set_websocket(cmd_parms *cmd, void *dconf, int flag)
+{
+    sse_dir_conf *c = dconf;
+
+    (void)cmd;
+    c->websocket = flag;
+    c->websocket_set = 1;
+    return NULL;
+}
+
 static const char *set_body_buffer(cmd_parms *cmd, void *dconf,
                                    const char *arg)
 {
@@ -424,6 +440,10 @@ const command_rec sse_cmds[] = {
     AP_INIT_FLAG("SSEProxyAsync", set_async, NULL, RSRC_CONF | ACCESS_CONF,
                  "On to hold idle streams without a worker thread where the "
                  "MPM allows it (event MPM, HTTP/1.x); default On"),
+    AP_INIT_FLAG("SSEProxyWebSocket", set_websocket, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On to also serve the stream to WebSocket clients (RFC "
+                 "6455), each event one JSON text message; default Off"),
     AP_INIT_TAKE1("SSEProxyBodyBuffer", set_body_buffer, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "Request bodies up to this size are kept to fail over to "

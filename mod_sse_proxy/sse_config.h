@@ -56,6 +56,8 @@ typedef struct {
     int        session_header_set;
     apr_int64_t session_timeout_s; /* SSEProxySessionTimeout */
     int        session_timeout_s_set;
+    int        websocket;        /* SSEProxyWebSocket */
+    int        websocket_set;
 } sse_dir_conf;
 
 /* Server-wide: the policy members are backed off by, and what counts as
@@ -91,5 +93,6 @@ apr_interval_time_t sse_conf_idle_timeout(const sse_dir_conf *c);
 apr_size_t sse_conf_max_event_size(const sse_dir_conf *c);
 int sse_conf_async(const sse_dir_conf *c);
 apr_off_t sse_conf_body_buffer(const sse_dir_conf *c);
+int sse_conf_websocket(const sse_dir_conf *c);
 
 #endif

@@ -43,6 +43,12 @@ static const char *allowed(const sse_dir_conf *d, const char *origin)
     return NULL;
 }
 
+int sse_cors_origin_listed(const sse_dir_conf *d, const char *origin)
+{
+    return d->allow_origins && d->allow_origins->nelts
+           && allowed(d, origin) != NULL;
+}
+
 static const char *matching_origin(request_rec *r, const sse_dir_conf *d,
                                    const char **entry)
 {

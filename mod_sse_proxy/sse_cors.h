@@ -18,4 +18,7 @@ void sse_cors_headers(request_rec *r, const sse_dir_conf *d);
 /* 1 when r is a CORS preflight this module answers (then it did). */
 int sse_cors_preflight(request_rec *r, const sse_dir_conf *d);
 
+/* 1 when SSEProxyAllowOrigin lists origin (or is *). */
+int sse_cors_origin_listed(const sse_dir_conf *d, const char *origin);
+
 #endif

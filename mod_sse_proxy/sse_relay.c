@@ -17,6 +17,8 @@
 #include "sse_nonblock.h"
 #include "sse_relay.h"
 #include "sse_stats.h"
+#include "sse_websocket.h"
+#include "sse_ws_frame.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
@@ -61,6 +63,9 @@ struct sse_relay {
     int                 tail_waits;
     sse_relay_result   *res;
     sse_relay_result    own_result;
+    /* Non-NULL on a WebSocket: events go out as frames, heartbeats as
+     * pings, and the client's socket carries its frames. */
+    sse_ws             *ws;
 };
 typedef struct sse_relay relay;
 
@@ -186,9 +191,16 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
         int rc = ssep_parser_feed(rl->parser, data + off, len - off, &used,
                                   &ev);
 
-        append_backend(rl, data + off, used);
+        if (rl->ws) {
+            rl->res->bytes += used;
+            rl->stat_bytes += used;
+        } else {
+            append_backend(rl, data + off, used);
+        }
         off += used;
         if (rc == SSEP_PARSE_EVENT) {
+            if (rl->ws)
+                rl->unflushed += sse_ws_event(rl->ws, rl->out, &ev);
             if (rl->res->events++ == 0) {
                 SSE_STAT_ADD(first_event_us,
                              (apr_uint64_t)(apr_time_now()
@@ -374,8 +386,18 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
         rl->res->end = SSE_END_CLIENT;
         return -1;
     }
-    if (client_ready && rl->client_sock) {
+    if (client_ready && rl->client_sock && rl->ws) {
+        int rc = sse_ws_read_client(rl->ws, rl->out);
+
+        if (pass_out(rl, 1) < 0 || rc < 0) {
+            rl->res->end = SSE_END_CLIENT;
+            return -1;
+        }
+    } else if (client_ready && rl->client_sock) {
         if (!ap_proxy_is_socket_connected(rl->client_sock)) {
+            /* closed: nothing more reaches it, and no lingering close
+             * should hold its connection */
+            rl->r->connection->aborted = 1;
             rl->res->end = SSE_END_CLIENT;
             return -1;
         }
@@ -405,8 +427,16 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
     }
     if (hb > 0 && now >= next_heartbeat(rl, hb)) {
         rl->last_heartbeat = now;
+        if (rl->ws) {
+            /* frames are whole: a ping may go between any two */
+            rl->unflushed += sse_ws_ping(rl->ws, rl->out);
+            rl->res->heartbeats++;
+            SSE_STAT_ADD(heartbeats, 1);
+            if (pass_out(rl, 1) < 0)
+                return -1;
+        }
         /* never inside an event: the client would see it as part of one */
-        if (ssep_parser_at_boundary(rl->parser)) {
+        else if (ssep_parser_at_boundary(rl->parser)) {
             append(rl, heartbeat_line, sizeof(heartbeat_line) - 1);
             rl->res->heartbeats++;
             SSE_STAT_ADD(heartbeats, 1);
@@ -591,7 +621,7 @@ static void append_retry(relay *rl, apr_int64_t retry_ms)
     char line[48];
     int n;
 
-    if (retry_ms < 0 || !rl->parser)
+    if (retry_ms < 0 || !rl->parser || rl->ws)
         return;
     /* Mid-line, end the line first; mid-event, no blank line, so that an
      * unfinished event is never completed by us (the client drops it). */
@@ -607,9 +637,12 @@ sse_relay_state sse_relay_begin(sse_relay *rl, sse_relay_result *res)
     memset(res, 0, sizeof(*res));
     rl->res = res;
     if (rl->parser_failed) {
+        rl->ws = NULL;            /* no 101: the handshake fails */
         res->end = SSE_END_ERROR; /* out of memory */
         return stop(rl, -1);
     }
+    if (rl->ws)
+        sse_ws_accept(rl->ws, rl->out);
     append_retry(rl, rl->initial_retry);
 
     /* The head goes out at once: an EventSource is "open" from here, even
@@ -722,11 +755,69 @@ void sse_relay_end(sse_relay *rl)
                       res->events);
 }
 
+/* A WebSocket's end: the hint as a message, then a close frame whose
+ * reason says why and when to come back. */
+static void finish_ws(relay *rl, apr_int64_t retry_ms,
+                      const char *class_name)
+{
+    sse_relay_result *res = rl->res;
+    int code = res->end == SSE_END_BACKEND || res->end == SSE_END_IDLE
+               ? SSE_WS_CLOSE_NORMAL
+               : res->end == SSE_END_SHUTDOWN ? SSE_WS_CLOSE_GOING_AWAY
+                                              : SSE_WS_CLOSE_ERROR;
+    apr_int64_t retry = retry_ms >= 0 ? retry_ms : rl->initial_retry;
+    char reason[64];
+
+    if (class_name && retry_ms >= 0) {
+        char *data = apr_psprintf(rl->r->pool, "{\"retry\":%"
+                                  APR_INT64_T_FMT ",\"class\":\"%s\"}",
+                                  retry_ms, class_name);
+        rl->unflushed += sse_ws_named_message(rl->ws, rl->out, "sse-proxy",
+                                              data);
+    }
+    if (retry >= 0)
+        apr_snprintf(reason, sizeof(reason), "%s; retry=%" APR_INT64_T_FMT,
+                     sse_end_name(res->end), retry);
+    else
+        apr_snprintf(reason, sizeof(reason), "%s", sse_end_name(res->end));
+    rl->unflushed += sse_ws_close(rl->ws, rl->out, code, reason);
+    APR_BRIGADE_INSERT_TAIL(rl->out,
+                            apr_bucket_eos_create(rl->r->connection->bucket_alloc));
+    pass_out(rl, 1);
+}
+
+void sse_relay_websocket(sse_relay *rl, sse_ws *ws)
+{
+    ssep_parser_limits lim;
+
+    if (!rl->parser)
+        return;
+    /* the frames need each event's fields: a parser that keeps them, up
+     * to the same limits */
+    apr_pool_cleanup_run(rl->r->pool, rl->parser, parser_cleanup);
+    ssep_parser_limits_init(&lim);
+    lim.collect = 1;
+    lim.max_line = lim.max_event = sse_conf_max_event_size(rl->conf);
+    rl->parser = ssep_parser_create(&lim);
+    if (rl->parser)
+        apr_pool_cleanup_register(rl->r->pool, rl->parser, parser_cleanup,
+                                  apr_pool_cleanup_null);
+    else
+        rl->parser_failed = 1;
+    rl->ws = ws;
+}
+
 void sse_relay_finish(sse_relay *rl, apr_int64_t retry_ms,
                       const char *class_name)
 {
     if (rl->res->end == SSE_END_CLIENT || rl->r->connection->aborted) {
         sse_nonblock_stop(rl->nb);
+        return;
+    }
+    if (rl->ws) {
+        finish_ws(rl, retry_ms, class_name);
+        if (!rl->tail_waits)
+            sse_relay_release_output(rl);
         return;
     }
     if (class_name && retry_ms >= 0 && rl->parser

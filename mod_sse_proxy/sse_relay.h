@@ -47,6 +47,11 @@ sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
                             const sse_response *resp,
                             apr_int64_t initial_retry_ms);
 
+/* Serves the event stream to a WebSocket client instead (before
+ * sse_relay_begin): the 101, frames, pings. */
+struct sse_ws;
+void sse_relay_websocket(sse_relay *rl, struct sse_ws *ws);
+
 /* Sends the response head already copied to r, then relays the body
  * until it ends, the client leaves or a limit is hit, waiting in this
  * thread; then sse_relay_end(). */

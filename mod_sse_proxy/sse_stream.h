@@ -34,6 +34,7 @@ typedef struct sse_stream {
     const char         *scheme;
     int                 is_event_stream;
     sse_relay_result    result;
+    struct sse_ws      *ws;          /* a WebSocket handshake was accepted */
     struct sse_waiter  *waiter;      /* while it waits without a thread */
     int                 armed;       /* handed to the watcher once */
     /* The thread that suspended the connection, and its job count then:
@@ -44,6 +45,15 @@ typedef struct sse_stream {
 
 /* The stream state of r, created on first use. */
 sse_stream *sse_stream_of(request_rec *r);
+
+/* Starts relaying an answer the policy accepted: the head, the stream
+ * headers, the counters, and the WebSocket framing if one was accepted. */
+sse_relay *sse_stream_open(sse_stream *st, const sse_response *resp);
+
+/* Ends the relay rl of st: settles the member's state and the counters,
+ * ends the client's response (with when to come back if the stream broke
+ * off) and notes the outcome for the access log. */
+void sse_stream_close(sse_stream *st, sse_relay *rl);
 
 /* Ends a handed-over stream: settles the relay and its member's state,
  * ends the client's response cleanly and releases the backend

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 
 #include "apr_portable.h"
@@ -105,10 +106,15 @@ struct sse_waiter {
  * keeps one such block: the MPM never destroys these pools itself. */
 typedef struct grave grave;
 struct grave {
+    /* first: an epoll event for the client socket names the grave (its
+     * wt is NULL) */
+    watched_fd       lingering;
     grave           *next;
     long             id;         /* c->id, for the log */
     apr_pool_t      *pool;
     apr_time_t       when;       /* the client had time to close first */
+    int              fd;         /* watched for the client's close, or -1 */
+    const char      *why;        /* set once it is due early */
     sse_thread_mark *suspender;  /* NULL: never provably done */
     apr_uint32_t     jobs;       /* its count when it suspended c */
 };
@@ -120,6 +126,7 @@ static struct {
     apr_thread_mutex_t *list_mutex;  /* registered streams */
     apr_thread_t       *thread;
     sse_resume_fn      *resume;
+    sse_resume_fn      *end_at_exit;
     sse_waiter         *all;
     sse_waiter         *ready, *ready_tail;
     int                 draining, max_draining, waiting;
@@ -330,8 +337,27 @@ void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger,
     g->id = c->id;
     g->pool = c->pool;
     g->when = apr_time_now() + linger;
+    g->fd = -1;
+    g->why = linger ? NULL : "at once: the client is gone";
     g->suspender = suspender;
     g->jobs = jobs;
+    if (linger) {
+        apr_socket_t *csd = ap_get_conn_socket(c);
+        apr_os_sock_t fd = -1;
+        struct epoll_event ev;
+
+        /* The client's close (its EOF after our FIN) ends the linger.
+         * Registered before the grave is listed, so that the watcher,
+         * which alone closes the socket, never closes it first. */
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+        ev.data.ptr = &g->lingering;
+        if (csd && apr_os_sock_get(&fd, csd) == APR_SUCCESS && fd >= 0) {
+            g->fd = fd;
+            if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+                g->fd = -1;   /* it lingers its whole time */
+        }
+    }
     apr_thread_mutex_lock(w.mutex);
     g->next = w.graves;
     w.graves = g;
@@ -469,8 +495,12 @@ static grave *take_graves(apr_time_t now, int stopping)
 
     while (*gp) {
         grave *g = *gp;
-        apr_time_t due = stopping ? now : g->when;
+        apr_time_t due = stopping || g->why ? now : g->when;
         if (now >= due) {
+            if (!g->why)
+                g->why = stopping ? "at once: httpd is stopping"
+                                  : "after the linger: the client kept it "
+                                    "open";
             *gp = g->next;
             g->next = ready;
             ready = g;
@@ -509,6 +539,9 @@ static void release(grave *due)
     while (due) {
         grave *g = due;
         due = g->next;
+        unwatch(&g->fd);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                     "SSE00102: connection %ld closed %s", g->id, g->why);
         if (suspender_moved_on(g)) {
             free_grave(g);
             continue;
@@ -573,6 +606,32 @@ static void queue_one(sse_waiter *wt)
         ap_mpm_register_timed_callback(0, drain, NULL);
 }
 
+/* On the watcher: a lingering connection's client socket is readable.
+ * Its EOF (or an error) ends the linger at once; bytes it still sends
+ * are read and dropped, as httpd's lingering close does, within a bound
+ * per event so that no client holds the watcher. */
+static void lingered(grave *g)
+{
+    char buf[4096];
+    int i;
+
+    for (i = 0; i < 16; i++) {
+        ssize_t got = recv(g->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+        if (got > 0)
+            continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (got < 0 && errno == EINTR)
+            continue;
+        g->why = got == 0 ? "on the client's close"
+                          : "on an error of the client's socket";
+        return;
+    }
+    /* still open: watch on, until the linger's end */
+    watch(&g->fd, g->fd, &g->lingering, EPOLLIN);
+}
+
 static int wait_ms(apr_time_t now)
 {
     apr_time_t next = __atomic_load_n(&w.next_scan, __ATOMIC_RELAXED);
@@ -606,8 +665,13 @@ static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
             break;
         w.batch++;
         for (i = 0; i < n; i++) {
-            if (evs[i].data.ptr) {
-                note_ready(evs[i].data.ptr, evs[i].events, &due);
+            watched_fd *wf = evs[i].data.ptr;
+
+            if (wf && wf->wt) {
+                note_ready(wf, evs[i].events, &due);
+            }
+            else if (wf) {
+                lingered((grave *)wf);
             }
             else {
                 uint64_t count;
@@ -638,6 +702,61 @@ static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
     return NULL;
 }
 
+/* On the exiting thread, once the watcher has stopped: the streams
+ * still waiting (armed, or due with no worker left to run them) are
+ * ended here.  An ungraceful stop or restart does not wait for
+ * connections, and its workers are gone: nothing else would end them,
+ * and each holds a connection of mod_proxy's per-child pool, which APR
+ * refuses to destroy with connections out (an abort in
+ * reslist_cleanup(), "rl->ntotal == 0").
+ *
+ * Their client connections, and those still waiting in graves, are not
+ * released: each has had its lingering close's FIN, the process's exit
+ * closes the descriptors, and their pools hang from pconf, which an
+ * exiting child never destroys.  Destroying them here would only delay
+ * the exit (a pool's blocks are unmapped one by one) past the parent's
+ * patience. */
+static void end_leftovers(void)
+{
+    sse_waiter *todo, *wt;
+    unsigned n = 0;
+
+    apr_thread_mutex_lock(w.mutex);
+    todo = w.ready;
+    w.ready = w.ready_tail = NULL;
+    apr_thread_mutex_unlock(w.mutex);
+    apr_thread_mutex_lock(w.list_mutex);
+    for (wt = w.all; wt; wt = wt->all_next) {
+        apr_uint32_t idle = W_IDLE;
+
+        /* armed, or left idle by a failed arming whose worker never ran
+         * (one that did would have taken it off the list) */
+        if (take(wt)
+            || __atomic_compare_exchange_n(&wt->state, &idle, W_DUE, 0,
+                                           __ATOMIC_ACQ_REL,
+                                           __ATOMIC_ACQUIRE)) {
+            wt->next = todo;
+            todo = wt;
+        }
+    }
+    apr_thread_mutex_unlock(w.list_mutex);
+    for (wt = todo; wt; wt = wt->next)
+        n++;
+    if (!n)
+        return;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
+                 "SSE00100: child exiting without waiting for its "
+                 "connections: ending its %u waiting streams here", n);
+    while (todo) {
+        wt = todo;
+        todo = wt->next;
+        w.end_at_exit(wt->baton);
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, ap_server_conf,
+                 "SSE00101: %u streams ended, their backend connections "
+                 "given back", n);
+}
+
 static apr_status_t stop_watcher(void *data)
 {
     apr_status_t rv;
@@ -647,18 +766,21 @@ static apr_status_t stop_watcher(void *data)
     w.running = 0;
     wake();
     apr_thread_join(&rv, w.thread);
+    end_leftovers();
     close(w.epfd);
     close(w.evfd);
     return APR_SUCCESS;
 }
 
-apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
+apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
+                              sse_resume_fn *end_at_exit)
 {
     struct epoll_event ev;
     int threads = 1;
     apr_status_t rv;
 
     w.resume = resume;
+    w.end_at_exit = end_at_exit;
     /* Half the workers at most relay waiting streams; the others stay
      * for the listener.  The MPM's timed callbacks (the only way onto a
      * worker) reach the worker queue without reserving an idle worker,
@@ -691,7 +813,8 @@ apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
         return rv;
     w.running = 1;
     /* before pchild's subpools go (mod_proxy's connection pools among
-     * them): the watcher may be using them until it has stopped */
+     * them): the watcher may be using them until it has stopped, and
+     * the streams still waiting give their connections back there */
     apr_pool_pre_cleanup_register(pchild, NULL, stop_watcher);
     return APR_SUCCESS;
 }
@@ -701,9 +824,10 @@ apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
 /* This build has no thread-free relay: the watcher never runs, so
  * can_suspend() never lets a stream wait without its thread and nothing
  * below is reached. */
-apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume)
+apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
+                              sse_resume_fn *end_at_exit)
 {
-    (void)pchild; (void)resume;
+    (void)pchild; (void)resume; (void)end_at_exit;
     return APR_ENOTIMPL;
 }
 

@@ -18,8 +18,13 @@ typedef struct sse_waiter sse_waiter;
 /* Called on a worker thread for each ready stream. */
 typedef void sse_resume_fn(void *baton);
 
-/* Starts the watcher thread of this child (stopped with pchild). */
-apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume);
+/* Starts the watcher thread of this child (stopped with pchild).  When
+ * pchild goes with streams still waiting (an ungraceful stop or restart
+ * does not wait for connections, and its workers are gone by then),
+ * end_at_exit is called for each on the exiting thread, before any of
+ * pchild's subpools is destroyed, and their connections are released. */
+apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
+                              sse_resume_fn *end_at_exit);
 int sse_watcher_running(void);
 
 /* A stream's registration; NULL when out of memory. */
@@ -55,9 +60,12 @@ void sse_waiter_forget_backend(sse_waiter *wt);
  * freed once the watcher can no longer hold an event for it. */
 void sse_waiter_retire(sse_waiter *wt);
 
-/* Gives a finished suspended connection back: after linger (at once
- * when httpd is stopping) its pool is cleared, which closes the socket
- * and ends the MPM's count of it; the memory goes only once suspender,
+/* Gives a finished suspended connection back: with a linger of 0 at
+ * once, else (its write side shut down) when the client closes its end
+ * or after linger, whichever comes first, and at once when httpd is
+ * stopping; its pool is then cleared, which closes the socket and ends
+ * the MPM's count of it (debug line SSE00102 says when and why); the
+ * memory goes only once suspender,
  * the thread that suspended it, has started another job than the one it
  * had when its count was jobs (see sse_thread_mark.h). */
 void sse_watcher_bury(conn_rec *c, apr_interval_time_t linger,

@@ -544,11 +544,6 @@ window.__record(new M.SSEClient(%s, { websocket: true, heartbeat: 1000, bufferTi
         self.assertGreaterEqual(self.proxy.held, 1)
 
     def test_falls_back_to_websocket(self):
-        probe = harness.Httpd(self.work, self.ws_conf.replace("{o1}", self.o[0].url)
-                              .replace("balancer://feed", self.o[0].url))
-        rc, out = probe.check_config()
-        if rc != 0 and "SSEProxyWebSocket" in out:
-            self.skipTest("the module has no SSEProxyWebSocket yet")
         self.httpd.stop()
         with open(self.httpd.conf_path) as f:
             text = f.read()

@@ -446,9 +446,8 @@ class Httpd:
     def stop(self):
         """Graceful stop (what apachectl graceful-stop does): open streams
         end cleanly with a retry: hint, then the children exit.  An
-        ungraceful stop races httpd's own closing of worker sockets
-        against handlers that finish at that moment (see
-        docs/security.md), which would make tests flaky, not wrong."""
+        ungraceful stop closes the sockets of streams that hold a worker
+        thread under them (test_stop.py tests it on its own)."""
         if self.proc:
             if self.proc.poll() is None:
                 try:
