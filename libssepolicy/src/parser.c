@@ -390,15 +390,16 @@ static int step(ssep_parser *p, char c, ssep_event *ev)
     return 0;
 }
 
-/* Length of the run of bytes before the next CR or LF. */
+/* Length of the run of bytes before the next CR or LF.  Two memchr
+ * passes (the second only up to the LF) beat a loop over both bytes:
+ * this is where a relay spends most of its parsing time. */
 static size_t run_length(const unsigned char *s, size_t n)
 {
-    size_t i;
+    const unsigned char *lf = memchr(s, '\n', n);
+    size_t end = lf ? (size_t)(lf - s) : n;
+    const unsigned char *cr = memchr(s, '\r', end);
 
-    for (i = 0; i < n; i++)
-        if (s[i] == '\r' || s[i] == '\n')
-            break;
-    return i;
+    return cr ? (size_t)(cr - s) : end;
 }
 
 /* The middle of a value or comment line, taken in one go: the result is
