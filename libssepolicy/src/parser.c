@@ -196,19 +196,27 @@ void ssep_parser_reset(ssep_parser *p)
     reset_event(p);
 }
 
+/* Which of the four known fields a name is.  It runs once per line, so
+ * the name's length picks the candidates before any comparison. */
+static field_kind field_of(const char *name, size_t len)
+{
+    switch (len) {
+    case 2:
+        return memcmp(name, "id", 2) == 0 ? FIELD_ID : FIELD_OTHER;
+    case 4:
+        return memcmp(name, "data", 4) == 0 ? FIELD_DATA : FIELD_OTHER;
+    case 5:
+        if (memcmp(name, "event", 5) == 0)
+            return FIELD_EVENT;
+        return memcmp(name, "retry", 5) == 0 ? FIELD_RETRY : FIELD_OTHER;
+    default:
+        return FIELD_OTHER;
+    }
+}
+
 static void classify_field(ssep_parser *p)
 {
-    static const struct { const char *name; field_kind kind; } known[] = {
-        { "event", FIELD_EVENT }, { "data", FIELD_DATA },
-        { "id", FIELD_ID },       { "retry", FIELD_RETRY },
-    };
-    size_t i;
-
-    p->field = FIELD_OTHER;
-    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (p->name_len == strlen(known[i].name)
-            && memcmp(p->name, known[i].name, p->name_len) == 0)
-            p->field = known[i].kind;
+    p->field = field_of(p->name, p->name_len);
     /* "event:" with no value still replaces the type with "" */
     if (p->field == FIELD_EVENT)
         p->type.len = 0;
