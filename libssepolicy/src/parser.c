@@ -410,6 +410,41 @@ static size_t run_length(const unsigned char *s, size_t n)
     return cr ? (size_t)(cr - s) : end;
 }
 
+/* The rest of a field name in one go, with the result of step() on each
+ * byte (and stopping short of a limit, like bulk_run): step() has taken
+ * the name's first byte and takes the colon or line end after it. */
+static long bulk_name(ssep_parser *p, const unsigned char *in, size_t n)
+{
+    size_t k, room, total;
+
+    for (k = 0; k < n; k++)
+        if (in[k] == ':' || in[k] == '\r' || in[k] == '\n')
+            break;
+    n = k;
+    room = p->limits.max_line - p->line_len;
+    if (n > room)
+        n = room;
+    room = p->limits.max_event - p->event_size;
+    if (n > room)
+        n = room;
+    if (n == 0)
+        return 0;
+    p->wire_len += n;
+    p->line_len += n;
+    p->event_size += n;
+    p->event_has_fields = 1;
+    if (p->name_len < sizeof(p->name)) {
+        total = p->name_len + n;
+        k = total < sizeof(p->name) ? n : sizeof(p->name) - p->name_len;
+        memcpy(p->name + p->name_len, in, k);
+        p->name_len = total <= sizeof(p->name) ? total
+                                                : sizeof(p->name) + 1;
+    } else {
+        p->name_len = sizeof(p->name) + 1; /* longer than any known */
+    }
+    return (long)n;
+}
+
 /* The middle of a value or comment line, taken in one go: the result is
  * exactly that of step() on each byte, but a data line costs one copy
  * instead of one call per byte.  Returns how many bytes it took (it
@@ -419,7 +454,11 @@ static long bulk_run(ssep_parser *p, const unsigned char *in, size_t n)
 {
     size_t room;
 
-    if (p->after_cr || (p->state != LINE_VALUE && p->state != LINE_COMMENT))
+    if (p->after_cr)
+        return 0;
+    if (p->state == LINE_NAME)
+        return bulk_name(p, in, n);
+    if (p->state != LINE_VALUE && p->state != LINE_COMMENT)
         return 0;
     n = run_length(in, n);
     room = p->limits.max_line - p->line_len;
