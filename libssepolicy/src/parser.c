@@ -7,9 +7,9 @@
  * Incremental parser for text/event-stream, following the WHATWG HTML
  * "server-sent events" interpretation rules.
  *
- * It works byte by byte and never needs a whole line in memory: field
- * names are short, and values are only kept when the caller asked to
- * collect them.  That is what lets a proxy run one parser per stream in
+ * It never needs a whole line in memory: names and values are taken in
+ * runs up to the next colon or line end, field names are short, and
+ * values are only kept when the caller asked to collect them.  That is what lets a proxy run one parser per stream in
  * O(1) memory while still knowing where every event ends.
  */
 #include <stdlib.h>
