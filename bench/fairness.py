@@ -4,9 +4,10 @@
 """Fairness scenarios of bench/run.py: clients that stop reading, and
 newcomers while the proxy is saturated.
 
-* slowreaders: clients that connect, ask for a fast stream and never read
-  (a 2 KiB receive buffer, so their sockets fill at once), then healthy
-  streams at 5 events/s: how many of their events arrive.
+* slowreaders: healthy streams at 5 events/s alone, then beside 1,000
+  clients (300 when quick) that connect, ask for a fast stream and never
+  read (a 2 KiB receive buffer, so their sockets fill at once): how many
+  of their events arrive, and their latency against the run alone.
 * newcomers: streams relayed as fast as the origin, the proxy and
   sse-load go, then new streams one after another: the time from connect
   to each newcomer's first event.
@@ -57,32 +58,45 @@ def until_origin_quiet(origin, limit=60):
 
 
 def scenario_slowreaders(work, q, rows, make_proxies, load, log, which):
-    stuck_n, healthy, rate = 300, 50, 5
+    stuck_n, healthy, rate = (300 if q else 1000), 50, 5
     duration = 8 if q else 15
     for kind in which:
         origin = harness.Origin(work, "origin")
         p = next(make_proxies(work, origin, [kind]))
         stuck = []
         try:
-            log("slowreaders: %s, %d clients that never read, then %d "
-                "streams x %d events/s for %d s"
-                % (p.name, stuck_n, healthy, rate, duration))
+            # the same healthy streams alone first: what the clients that
+            # do not read add to their latency is the difference
+            log("slowreaders: %s, %d streams x %d events/s for %d s alone"
+                % (p.name, healthy, rate, duration))
+            alone = load(p.port, "/events?rate=%d" % rate, healthy, duration)
+            log("slowreaders: %s, %d clients that never read, then the same "
+                "streams" % (p.name, stuck_n))
             stuck = non_readers(p.port, stuck_n)
             until_origin_quiet(origin)
             r = load(p.port, "/events?rate=%d" % rate, healthy, duration)
             per = r["events"] / float(healthy)
+            lat0, lat = alone["latency_us"], r["latency_us"]
             rows.append({"proxy": p.name, "non_readers": len(stuck),
                          "healthy": healthy,
                          "healthy_established": r["streams_established"],
                          "events_per_healthy_stream": round(per, 1),
                          "expected": rate * duration,
                          "pct_of_expected": round(
-                             100.0 * per / (rate * duration), 1)})
+                             100.0 * per / (rate * duration), 1),
+                         "p50_us_alone": lat0["p50"],
+                         "p99_us_alone": lat0["p99"],
+                         "p50_us": lat["p50"], "p99_us": lat["p99"],
+                         "p99_ratio": ratio(lat["p99"], lat0["p99"])})
         finally:
             for s in stuck:
                 s.close()
             p.stop()
             origin.stop()
+
+
+def ratio(a, b):
+    return round(a / b, 2) if a is not None and b else None
 
 
 def first_event_s(port, timeout):
@@ -162,11 +176,14 @@ def report_section(results):
     slow = results.get("slowreaders", [])
     if slow:
         lines += ["## 6. Clients that do not read", "",
-                  "300 clients connect, ask for a stream the origin sends "
-                  "as fast as it is taken (2,000-byte pads) and never read "
-                  "(2 KiB receive buffer); once the origin has stopped "
-                  "sending, 50 healthy sse-load streams at 5 events/s: "
-                  "events each received over the window.", ""]
+                  "50 healthy sse-load streams at 5 events/s alone, then "
+                  "the same beside clients that connect, ask for a stream "
+                  "the origin sends as fast as it is taken (2,000-byte "
+                  "pads) and never read (2 KiB receive buffer), once the "
+                  "origin has stopped sending to them: events each healthy "
+                  "stream received over the window, and its per-event "
+                  "latency (origin's send timestamp to arrival, us) alone "
+                  "and beside them; `p99_ratio` is beside / alone.", ""]
         lines.append(md(slow))
     new = results.get("newcomers", [])
     if new:
