@@ -56,6 +56,8 @@ struct sse_relay {
     apr_uint64_t        stat_events, stat_bytes;
     apr_int64_t         initial_retry;
     int                 keepalive;    /* the backend allows reuse */
+    /* A short read leaves no backend bytes above the socket */
+    int                 short_read_drains;
     int                 parser_failed;
     int                 stopped_rc;   /* 0: the body ended, -1: res->end */
     /* The response's end may wait for the client without a thread: the
@@ -313,6 +315,10 @@ static int drain_backend(relay *rl)
             rl->res->end = SSE_END_PREMATURE;
             return -1;
         }
+        /* One read less per turn: the read that would only say EAGAIN.
+         * What arrives later wakes the watch this stream re-arms. */
+        if (rl->short_read_drains && (apr_size_t)got < READ_CHUNK)
+            return DRAINED;
     }
 }
 
@@ -576,6 +582,26 @@ static sse_relay_state wait_for_activity(relay *rl)
                 cl >= 0 && (pfd[cl].rtnevents & APR_POLLOUT), 0);
 }
 
+/* Whether the backend connection's input filters keep none of the
+ * socket's bytes after a read that returned less than asked: httpd's core
+ * input filter reads its socket until it would block (or ends) before it
+ * returns short, and mod_logio's filter only counts bytes.  Any other
+ * filter (mod_ssl's, with decrypted bytes no poll sees) may keep some, so
+ * its streams read until EAGAIN. */
+static int short_read_drains(conn_rec *origin)
+{
+    ap_filter_rec_t *logio = ap_get_input_filter_handle("log_input_output");
+    ap_filter_t *f;
+
+    for (f = origin->input_filters; f; f = f->next) {
+        if (f->frec == ap_core_input_filter_handle)
+            return 1;
+        if (!logio || f->frec != logio)
+            return 0;
+    }
+    return 0;
+}
+
 sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
                             const sse_dir_conf *conf,
                             const sse_response *resp,
@@ -593,6 +619,7 @@ sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
     rl->last_backend = rl->last_heartbeat = apr_time_now();
     rl->initial_retry = -1;
     rl->keepalive = resp->keepalive;
+    rl->short_read_drains = short_read_drains(rl->origin);
     sse_body_init(&rl->body, resp->framing, resp->length);
     /* On HTTP/2 the socket belongs to the whole connection, not to this
      * stream; there, a failed heartbeat write tells that the client left. */
