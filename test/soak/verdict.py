@@ -95,9 +95,9 @@ def report(m, results, emit):
              m["seed"], m["async"]))
     emit("  httpd: %d children x %d threads" % (m["children"], m["threads"]))
     emit("  kills %d, restarts %d, breaks %d, resumes %d, reconnects %d, "
-         "events %d" % (
-        len(m["kills_done"]), len(m["restarts_done"]), es["breaks"], es["resumes"], es["reconnects"],
-        load["events_total"]))
+         "events %d" % (len(m["kills_done"]), len(m["restarts_done"]),
+                        es["breaks"], es["resumes"], es["reconnects"],
+                        load["events_total"]))
     emit("  fds %d -> %d, RSS %.1f -> %.1f MiB" % (
         m["baseline"]["fds"], m["after"]["fds"],
         m["baseline"]["rss_kib"] / 1024.0, m["after"]["rss_kib"] / 1024.0))
