@@ -4,13 +4,15 @@
 
 """make soak: many EventSource clients held through one httpd (event MPM,
 this tree's module) and a balancer of two sse-origins, while the origins
-are killed with SIGKILL and brought back at random.  It passes when httpd
-never crashed, its descriptors and memory came back to where they were,
-every broken stream was resumed with Last-Event-ID, and no event was lost
-or duplicated.  docs/soak.md describes it; the knobs are environment
-variables (SOAK_MINUTES, SOAK_STREAMS, SOAK_KILL_INTERVAL, SOAK_SEED,
-SOAK_ASYNC, SOAK_THREADS, SOAK_RATE, SOAK_NON_READERS, SOAK_OUT), set by
-`make soak VAR=...`.
+are killed with SIGKILL and brought back at random, and httpd itself is
+restarted ungracefully (SIGHUP to its parent, `apachectl -k restart`)
+SOAK_RESTARTS times, 2 by default (at 1/3 and 2/3 of the kills; 0: none).
+It passes when httpd never crashed, its descriptors and memory came back
+to where they were, every broken stream was resumed with Last-Event-ID,
+and no event was lost or duplicated.  docs/soak.md describes it; the
+knobs are environment variables (SOAK_MINUTES, SOAK_STREAMS,
+SOAK_KILL_INTERVAL, SOAK_RESTARTS, SOAK_SEED, SOAK_ASYNC, SOAK_THREADS,
+SOAK_RATE, SOAK_NON_READERS, SOAK_OUT), set by `make soak VAR=...`.
 """
 import json
 import os
@@ -31,6 +33,7 @@ import procstat  # noqa: E402
 import killer  # noqa: E402
 import pools  # noqa: E402
 import proxy_conf  # noqa: E402
+import restarter  # noqa: E402
 import stalled  # noqa: E402
 import verdict  # noqa: E402
 
@@ -49,6 +52,12 @@ CONNECT_RATE = 500
 # measures is growth beyond it.
 WARMUP_KILLS = [(6 * i, (i + 1) % 2, 1.0) for i in range(10)]
 WARMUP_S = 75
+# An ungraceful restart replaces every child, and the parent keeps what
+# reading its configuration again costs it: the children the baseline
+# measures must be a generation that followed a restart, as those at the
+# end are.  It comes before the second kill, so that this generation goes
+# through nearly all the warm-up's storms.
+WARMUP_RESTARTS = [3.0]
 # Time after the ramp before the first kill, so that every client is
 # streaming when the killing starts.
 SETTLE_S = 5
@@ -59,6 +68,10 @@ SETTLE_S = 5
 # reports always do (harness.Httpd.unexpected_log_lines).
 EXPECTED_LOG = [r"AH00957", r"AH00959", r"SSE00002", r"SSE00004",
                 r"SSE00030"]
+# An ungraceful restart logs only at notice (AH00494 SIGHUP received,
+# AH00489 / AH00163 resuming normal operations, AH00094 the command
+# line), which the check above skips; a child that does not exit in time
+# (AH00045, AH00046) or dies on a signal stays a failure.
 
 
 def log(msg):
@@ -71,6 +84,7 @@ def knobs():
         "minutes": float(env.get("SOAK_MINUTES") or 30),
         "streams": int(env.get("SOAK_STREAMS") or 1000),
         "interval": float(env.get("SOAK_KILL_INTERVAL") or 30),
+        "restarts": int(env.get("SOAK_RESTARTS") or 2),
         "seed": killer.seed_from_env(env.get("SOAK_SEED")),
         "async": (env.get("SOAK_ASYNC") or "on").lower(),
         "threads": int(env.get("SOAK_THREADS") or 0),
@@ -82,6 +96,8 @@ def knobs():
         sys.exit("SOAK_ASYNC must be on or off")
     if k["threads"] < 0:
         sys.exit("SOAK_THREADS must be a number of threads per child")
+    if k["restarts"] < 0:
+        sys.exit("SOAK_RESTARTS must be a number of restarts (0: none)")
     if k["streams"] < 1 or k["interval"] <= 0 or k["minutes"] <= 0:
         sys.exit("SOAK_STREAMS, SOAK_KILL_INTERVAL and SOAK_MINUTES must "
                  "be positive")
@@ -111,27 +127,31 @@ def start_load(port, k, seconds, json_path, timeline=None):
     return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
 
 
-def load_with_kills(work, port, origins, k, seconds, kills, json_path,
-                    timeline=None):
-    """sse-load for `seconds` after its ramp; the kills count from the
-    moment every client is streaming.  Returns (sse-load's summary, its
-    report, the killer)."""
-    proc = start_load(port, k, seconds, json_path, timeline)
+def load_with_kills(work, httpd, origins, k, seconds, kills, restarts,
+                    json_path, timeline=None):
+    """sse-load for `seconds` after its ramp; the kills and httpd's
+    restarts count from the moment every client is streaming.  Returns
+    (sse-load's summary, its report, the killer, the restarter)."""
+    proc = start_load(httpd.port, k, seconds, json_path, timeline)
     monkey = killer.Killer(work, origins, kills, log)
+    hup = restarter.Restarter(httpd.proc.pid, restarts, k["children"], log)
     try:
         time.sleep(k["streams"] / float(CONNECT_RATE) + SETTLE_S)
         monkey.start()
+        hup.start()
         _, err = proc.communicate(timeout=seconds + 600)
     finally:
         if monkey.is_alive():
             monkey.stop()
+        if hup.is_alive():
+            hup.stop()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     if proc.returncode != 0:
         raise RuntimeError("sse-load failed (%d):\n%s" % (proc.returncode, err))
     with open(json_path) as f:
-        return json.load(f), err, monkey
+        return json.load(f), err, monkey, hup
 
 
 class Footprint(threading.Thread):
@@ -191,35 +211,40 @@ def pool_census(pgid):
 
 
 def schedule(k):
-    """The kills of the soak part and the quiet time left after them."""
+    """The kills and restarts of the soak part and the quiet time left
+    after them: the restarts are spread over the stretch with kills, so
+    that the streams they break have the same time to come back."""
     tail = max(15, 3 * proxy_conf.backoff_max_s(k["interval"]) + 10)
-    kills = killer.plan(k["seed"], k["interval"],
-                        k["minutes"] * 60 - SETTLE_S - tail, len(ORIGINS))
+    length = k["minutes"] * 60 - SETTLE_S - tail
+    kills = killer.plan(k["seed"], k["interval"], length, len(ORIGINS))
     if not kills:
         sys.exit("SOAK_MINUTES=%g leaves no room for a kill every %g s and "
                  "%d s to recover after the last" % (k["minutes"],
                                                     k["interval"], tail))
-    return kills, tail
+    return kills, restarter.plan(k["restarts"], length), tail
 
 
 def warm_up(work, httpd, origins, k):
     """The warm-up, then the baseline footprint."""
-    log("warm-up: %d streams for %d s, %d kills"
-        % (k["streams"], WARMUP_S, len(WARMUP_KILLS)))
+    restarts = WARMUP_RESTARTS if k["restarts"] > 0 else []
+    log("warm-up: %d streams for %d s, %d kills, %d restart(s)"
+        % (k["streams"], WARMUP_S, len(WARMUP_KILLS), len(restarts)))
     # the clients that do not read too: the most connections at once,
     # which httpd keeps memory for, must be reached before the baseline
     stuck = stalled.NonReaders(httpd.port, k["non_readers"], log)
     if k["non_readers"] > 0:
         stuck.start()
     try:
-        _, _, warm = load_with_kills(work, httpd.port, origins, k, WARMUP_S,
-                                     WARMUP_KILLS,
-                                     os.path.join(work, "warmup.json"))
+        _, _, warm, hup = load_with_kills(work, httpd, origins, k, WARMUP_S,
+                                          WARMUP_KILLS, restarts,
+                                          os.path.join(work, "warmup.json"))
     finally:
         if stuck.is_alive():
             stuck.stop()
-    if warm.errors:
-        raise RuntimeError("warm-up: " + "; ".join(warm.errors))
+    if warm.errors or hup.errors or len(hup.done) != len(restarts):
+        raise RuntimeError("warm-up: " + "; ".join(
+            warm.errors + hup.errors + ["%d of %d restarts"
+                                        % (len(hup.done), len(restarts))]))
     base = settled(httpd.proc.pid)
     base["pools"] = pool_census(httpd.proc.pid)
     log("baseline: %d fds, %.1f MiB RSS in %d processes"
@@ -227,14 +252,16 @@ def warm_up(work, httpd, origins, k):
     return base
 
 
-def soak_part(work, httpd, origins, k, kills, tail):
-    """The soak itself: (sse-load's summary, the killer)."""
+def soak_part(work, httpd, origins, k, kills, restarts, tail):
+    """The soak itself: (sse-load's summary, the killer, the
+    restarter)."""
     with open(os.path.join(k["out"], "kills.json"), "w") as f:
         json.dump({"seed": k["seed"], "interval": k["interval"],
-                   "kills": kills}, f)
+                   "kills": kills, "restarts": restarts}, f)
     log("soak: %d streams for %g min, %d kills planned (seed %d), "
-        "the last %d s without kills" % (k["streams"], k["minutes"],
-                                         len(kills), k["seed"], tail))
+        "%d restart(s) at +%s s, the last %d s without either"
+        % (k["streams"], k["minutes"], len(kills), k["seed"], len(restarts),
+           ", +".join("%g" % r for r in restarts) or "-", tail))
     sampler = Footprint(httpd.proc.pid,
                         os.path.join(k["out"], "footprint.csv"))
     sampler.start()
@@ -243,8 +270,8 @@ def soak_part(work, httpd, origins, k, kills, tail):
     if k["non_readers"] > 0:
         stuck.start()
     try:
-        load, err, monkey = load_with_kills(
-            work, httpd.port, origins, k, k["minutes"] * 60, kills,
+        load, err, monkey, hup = load_with_kills(
+            work, httpd, origins, k, k["minutes"] * 60, kills, restarts,
             os.path.join(k["out"], "load.json"),
             os.path.join(k["out"], "timeline.csv"))
     finally:
@@ -252,18 +279,19 @@ def soak_part(work, httpd, origins, k, kills, tail):
             stuck.stop()
         sampler.stop()
     sys.stdout.write(err)
-    return load, monkey
+    return load, monkey, hup
 
 
 def soak(k, work):
     """Runs everything; returns the measurements verdict.checks() reads."""
     m = dict(k)
-    kills, tail = schedule(k)
-    m["kills_planned"] = kills
+    kills, restarts, tail = schedule(k)
+    m["kills_planned"], m["restarts_planned"] = kills, restarts
     origins = [harness.Origin(work, name, port=killer.stable_port())
                for name in ORIGINS]
     m["children"], m["threads"] = proxy_conf.sizing(k["streams"], k["async"],
                                                     k["threads"])
+    k["children"] = m["children"]
     httpd = harness.Httpd(
         work, proxy_conf.conf([o.url for o in origins], k["interval"],
                               k["async"]),
@@ -272,8 +300,16 @@ def soak(k, work):
     httpd.start()
     try:
         m["baseline"] = warm_up(work, httpd, origins, k)
-        m["load"], monkey = soak_part(work, httpd, origins, k, kills, tail)
+        m["load"], monkey, hup = soak_part(work, httpd, origins, k, kills,
+                                           restarts, tail)
         m["kills_done"], m["kill_errors"] = monkey.done, monkey.errors
+        m["restarts_done"], m["restart_errors"] = hup.done, hup.errors
+        # the children the end is compared with: those of the last
+        # restart, or the baseline's when the soak had none
+        m["parent"] = httpd.proc.pid
+        m["last_generation"] = (
+            hup.generations[-1] if hup.generations else
+            [p for p in m["baseline"]["pids"] if p != m["parent"]])
         m["after"] = settled(httpd.proc.pid, target_fds=m["baseline"]["fds"])
         m["after"]["pools"] = pool_census(httpd.proc.pid)
         m["httpd_alive"] = httpd.proc.poll() is None

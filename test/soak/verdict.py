@@ -7,7 +7,9 @@ and the summary that reports them."""
 RSS_GROWTH_MAX = 0.05
 # Descriptors must come back exactly: every one httpd holds for a stream
 # (client socket, backend socket) is closed when the stream ends, and no
-# backend connection of a stream is ever pooled.
+# backend connection of a stream is ever pooled.  A restart's new
+# children open what the old ones had, and the baseline already follows
+# one, so the count holds across generations too.
 FD_TOLERANCE = 0
 
 
@@ -18,14 +20,24 @@ def checks(m):
     es = load["eventsource"]
     n = m["streams"]
     growth = (after["rss_kib"] - base["rss_kib"]) / float(base["rss_kib"])
+    # every restart replaces the children: those at the end must be the
+    # last generation's, with the parent, and nothing older
+    expected = sorted([m["parent"]] + list(m["last_generation"]))
     out = [
         ("httpd never crashed",
          m["httpd_alive"] and not m["log_problems"]
-         and after["pids"] == base["pids"],
-         "parent %s, children %s at the end, %d error-log problem(s)%s" % (
+         and not m["restart_errors"] and after["pids"] == expected,
+         "parent %s, children at the end %s (compared with the last "
+         "generation: %s), %s, %d error-log problem(s)%s" % (
              "alive" if m["httpd_alive"] else "GONE",
-             "the same" if after["pids"] == base["pids"] else
-             "CHANGED %s -> %s" % (base["pids"], after["pids"]),
+             "the same" if after["pids"] == expected else
+             "CHANGED %s -> %s" % (expected, after["pids"]),
+             "the baseline's, no restart in the soak"
+             if not m["restarts_done"] else
+             "after restart %d of the soak" % len(m["restarts_done"]),
+             "; ".join(m["restart_errors"]) or
+             "no child of an old generation left after %d restart(s)"
+             % len(m["restarts_done"]),
              len(m["log_problems"]),
              "".join("\n      " + l for l in m["log_problems"][:10]))),
         ("file descriptors back to baseline",
@@ -41,6 +53,13 @@ def checks(m):
          and len(m["kills_done"]) > 0,
          "%d of %d kills%s" % (len(m["kills_done"]), len(m["kills_planned"]),
                                "".join("; " + e for e in m["kill_errors"]))),
+        ("httpd restarted as planned (SIGHUP)",
+         not m["restart_errors"]
+         and len(m["restarts_done"]) == len(m["restarts_planned"]),
+         "%d of %d restarts%s" % (
+             len(m["restarts_done"]), len(m["restarts_planned"]),
+             "".join(", at +%.1f s, settled in %.1f s" % (at, took)
+                     for _, at, took in m["restarts_done"]))),
         ("every client streaming, none given up",
          load["streams_established"] == n
          and es["clients_streaming_at_end"] == n
@@ -70,13 +89,15 @@ def report(m, results, emit):
     load = m["load"]
     es = load["eventsource"]
     emit("")
-    emit("soak summary: %d streams, %.1f min, kill every %g s, seed %d, "
-         "SSEProxyAsync %s" % (m["streams"], m["minutes"], m["interval"],
-                               m["seed"], m["async"]))
+    emit("soak summary: %d streams, %.1f min, kill every %g s, %d "
+         "restart(s), seed %d, SSEProxyAsync %s" % (
+             m["streams"], m["minutes"], m["interval"], m["restarts"],
+             m["seed"], m["async"]))
     emit("  httpd: %d children x %d threads" % (m["children"], m["threads"]))
-    emit("  kills %d, breaks %d, resumes %d, reconnects %d, events %d" % (
-        len(m["kills_done"]), es["breaks"], es["resumes"], es["reconnects"],
-        load["events_total"]))
+    emit("  kills %d, restarts %d, breaks %d, resumes %d, reconnects %d, "
+         "events %d" % (len(m["kills_done"]), len(m["restarts_done"]),
+                        es["breaks"], es["resumes"], es["reconnects"],
+                        load["events_total"]))
     emit("  fds %d -> %d, RSS %.1f -> %.1f MiB" % (
         m["baseline"]["fds"], m["after"]["fds"],
         m["baseline"]["rss_kib"] / 1024.0, m["after"]["rss_kib"] / 1024.0))
