@@ -63,8 +63,10 @@ class Fleet:
             self.raw[s] = b""
             self.sel.register(s, selectors.EVENT_READ)
 
-    def pump(self, until, timeout):
-        """Reads until until(self) holds; False on timeout."""
+    def pump(self, until, timeout, close_at_eof=False):
+        """Reads until until(self) holds; False on timeout.  close_at_eof
+        closes each connection as soon as the server's FIN arrives, as a
+        browser does."""
         deadline = time.monotonic() + timeout
         while not until(self):
             left = deadline - time.monotonic()
@@ -81,6 +83,8 @@ class Fleet:
                     self.raw[key.fileobj] += data
                 else:
                     self.sel.unregister(key.fileobj)
+                    if close_at_eof:
+                        key.fileobj.close()
         return True
 
     def responses(self):

@@ -16,7 +16,6 @@ import os
 import re
 import socket
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,30 +34,6 @@ ProxyPass /events {origin}/events
 GONE = "closed at once: the client is gone"
 CLIENT_CLOSED = "closed on the client's close"
 TIMED_OUT = "closed after the linger: the client kept it open"
-
-
-def close_at_eof(fleet, timeout):
-    """Reads every connection of fleet until the server's FIN, and
-    closes each as soon as it arrives, as a browser does; False if some
-    were still open after timeout."""
-    deadline = time.monotonic() + timeout
-    while fleet.sel.get_map():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        for key, _ in fleet.sel.select(min(left, 0.5)):
-            try:
-                data = key.fileobj.recv(65536)
-            except BlockingIOError:
-                continue
-            except ConnectionResetError:
-                data = b""
-            if data:
-                fleet.raw[key.fileobj] += data
-            else:
-                fleet.sel.unregister(key.fileobj)
-                key.fileobj.close()
-    return True
 
 
 @unittest.skipIf(harness.ASYNC != "on", "streams keep their thread")
@@ -110,7 +85,8 @@ class LingerTest(unittest.TestCase):
             # real network until the client's RST comes back.
             for s in fleet.raw:
                 s.shutdown(socket.SHUT_WR)
-            self.assertTrue(close_at_eof(fleet, 60),
+            self.assertTrue(fleet.pump(lambda f: not f.sel.get_map(), 60,
+                                       close_at_eof=True),
                             "the server did not close every connection")
         finally:
             fleet.close()
@@ -125,7 +101,8 @@ class LingerTest(unittest.TestCase):
         try:
             # each client reads its stream to the end and to the server's
             # FIN, then closes
-            self.assertTrue(close_at_eof(fleet, 60),
+            self.assertTrue(fleet.pump(lambda f: not f.sel.get_map(), 60,
+                                       close_at_eof=True),
                             "the server did not end every connection")
             self.assertTrue(all(s == 200 and complete
                                 for s, _, complete in fleet.responses()))
