@@ -355,7 +355,8 @@ size_t sse_ws_close_payload(unsigned char *out, int code, const char *reason)
             break;
         i += k;
     }
-    memcpy(out + 2, reason, i);
+    if (i)
+        memcpy(out + 2, reason, i);
     return 2 + i;
 }
 
@@ -366,7 +367,7 @@ typedef struct {
 
 static void put(json_buf *b, const char *s, size_t n)
 {
-    if (b->len < b->cap) {
+    if (n && b->len < b->cap) {
         size_t room = b->cap - b->len;
         memcpy(b->out + b->len, s, n < room ? n : room);
     }

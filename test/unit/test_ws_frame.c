@@ -291,6 +291,10 @@ static void test_encoder(void)
     CU_ASSERT(n <= SSE_WS_MAX_CONTROL);
     CU_ASSERT(sse_ws_utf8_valid(c + 2, n - 2));
     CU_ASSERT_EQUAL(n, 2 + 122);
+    /* no reason: the code alone */
+    n = sse_ws_close_payload(c, 1011, NULL);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_EQUAL(c[0] << 8 | c[1], 1011);
 }
 
 static char *json(const char *id, const char *type, const char *data,
