@@ -410,23 +410,33 @@ static size_t run_length(const unsigned char *s, size_t n)
     return cr ? (size_t)(cr - s) : end;
 }
 
+/* n cut to what the line's limit, and the event's when the bytes count
+ * towards it, still allow. */
+static size_t within_limits(const ssep_parser *p, size_t n, int in_event)
+{
+    size_t room = p->limits.max_line - p->line_len;
+
+    if (n > room)
+        n = room;
+    if (in_event) {
+        room = p->limits.max_event - p->event_size;
+        if (n > room)
+            n = room;
+    }
+    return n;
+}
+
 /* The rest of a field name in one go, with the result of step() on each
  * byte (and stopping short of a limit, like bulk_run): step() has taken
  * the name's first byte and takes the colon or line end after it. */
 static long bulk_name(ssep_parser *p, const unsigned char *in, size_t n)
 {
-    size_t k, room, total;
+    size_t k, total;
 
     for (k = 0; k < n; k++)
         if (in[k] == ':' || in[k] == '\r' || in[k] == '\n')
             break;
-    n = k;
-    room = p->limits.max_line - p->line_len;
-    if (n > room)
-        n = room;
-    room = p->limits.max_event - p->event_size;
-    if (n > room)
-        n = room;
+    n = within_limits(p, k, 1);
     if (n == 0)
         return 0;
     p->wire_len += n;
@@ -452,23 +462,13 @@ static long bulk_name(ssep_parser *p, const unsigned char *in, size_t n)
  * negative error. */
 static long bulk_run(ssep_parser *p, const unsigned char *in, size_t n)
 {
-    size_t room;
-
     if (p->after_cr)
         return 0;
     if (p->state == LINE_NAME)
         return bulk_name(p, in, n);
     if (p->state != LINE_VALUE && p->state != LINE_COMMENT)
         return 0;
-    n = run_length(in, n);
-    room = p->limits.max_line - p->line_len;
-    if (n > room)
-        n = room;
-    if (p->state == LINE_VALUE) {
-        room = p->limits.max_event - p->event_size;
-        if (n > room)
-            n = room;
-    }
+    n = within_limits(p, run_length(in, n), p->state == LINE_VALUE);
     if (n == 0)
         return 0;
     p->wire_len += n;
