@@ -104,6 +104,10 @@ struct load_config {
     uint64_t initial_retry_ms, naive_ms, timeout_ms;
     int pace_reconnects, quiet;
     const char *csv_path, *timeline_path, *json_path;
+    /* --source-base: client i connects from this IPv4 address plus i
+     * (host order), so that a proxy sees one address per client; 0: the
+     * kernel's choice */
+    uint32_t source_base;
 };
 
 struct load_state {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "load.h"
 #include "load_args.h"
@@ -21,7 +22,7 @@ static void usage(FILE *f)
         "                [--initial-retry-ms MS] [--naive-interval-ms MS]\n"
         "                [--timeout-ms MS] [--warmup SECONDS]\n"
         "                [--csv-latency FILE] [--timeline FILE] [--json FILE]\n"
-        "                [--quiet]\n");
+        "                [--source-base 127.0.1.1] [--quiet]\n");
 }
 
 static const char *opt_value(int argc, char **argv, int *i, const char *name)
@@ -121,6 +122,12 @@ static int parse_option(int argc, char **argv, int *i, unsigned *seen)
         cfg.timeline_path = v;
     } else if ((v = opt_value(argc, argv, i, "--json"))) {
         cfg.json_path = v;
+    } else if ((v = opt_value(argc, argv, i, "--source-base"))) {
+        struct in_addr a;
+
+        if (inet_pton(AF_INET, v, &a) != 1 || !a.s_addr)
+            return -1;
+        cfg.source_base = ntohl(a.s_addr);
     } else if (!strcmp(argv[*i], "--pace-reconnects")) {
         cfg.pace_reconnects = 1;
     } else if (!strcmp(argv[*i], "--quiet")) {
@@ -152,6 +159,12 @@ void parse_args(int argc, char **argv)
             usage(stderr);
             exit(2);
         }
+    }
+    if (cfg.source_base && (uint64_t)cfg.source_base + cfg.streams
+                           > UINT32_MAX) {
+        fprintf(stderr, "sse-load: --source-base leaves no address for "
+                "every stream\n");
+        exit(2);
     }
     if (seen != 15) {
         fprintf(stderr, "sse-load: --port, --path, --streams and --duration "

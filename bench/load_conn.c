@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "load.h"
@@ -130,6 +132,24 @@ static enum end_kind errno_kind(int err)
     }
 }
 
+/* One source address per client (--source-base), for proxies that key
+ * clients by address; the port is left to connect(), which can reuse
+ * one for different destinations. */
+static int bind_source(int fd, uint32_t idx)
+{
+    struct sockaddr_in sa;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    int one = 1;
+
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                     sizeof(one));
+#endif
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(cfg.source_base + idx);
+    return bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+}
+
 /* The clock is read here rather than taken from the caller: when thousands
  * of connects start in one turn, their times must show the client's own
  * queueing instead of hiding it. */
@@ -156,6 +176,10 @@ void client_connect(struct client *c)
     }
     c->fd = fd;
     g.open++;
+    if (cfg.source_base && bind_source(fd, c->idx) < 0) {
+        conn_end(c, errno_kind(errno), now);
+        return;
+    }
     if (build_request(c) < 0) {
         conn_end(c, END_OTHER, now);
         return;

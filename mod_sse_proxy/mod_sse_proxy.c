@@ -28,6 +28,7 @@
 #include "sse_nonblock.h"
 #include "sse_relay.h"
 #include "sse_fleet.h"
+#include "sse_limits.h"
 #include "sse_reqbody.h"
 #include "sse_sessions.h"
 #include "sse_stats.h"
@@ -431,7 +432,8 @@ static int sse_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     (void)plog; (void)ptemp;
     if (sse_sessions_pre_config(pconf) != APR_SUCCESS
-        || sse_fleet_pre_config(pconf) != APR_SUCCESS)
+        || sse_fleet_pre_config(pconf) != APR_SUCCESS
+        || sse_limits_pre_config(pconf) != APR_SUCCESS)
         return !OK;
     return sse_members_pre_config(pconf) == APR_SUCCESS ? OK : !OK;
 }
@@ -443,6 +445,7 @@ static int sse_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     if (sse_members_post_config(pconf, s) != APR_SUCCESS
+        || sse_limits_post_config(pconf, s) != APR_SUCCESS
         || sse_sessions_post_config(pconf, ptemp, s) != OK
         || sse_fleet_post_config(pconf, ptemp, s) != OK)
         return !OK;
@@ -456,6 +459,7 @@ static int sse_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void sse_child_init(apr_pool_t *p, server_rec *s)
 {
     sse_members_child_init(p, s);
+    sse_limits_child_init(p, s);
     sse_sessions_child_init(p, s);
     sse_fleet_child_init(p, s);
     sse_async_child_init(p, s);
@@ -486,6 +490,7 @@ static void sse_register_hooks(apr_pool_t *p)
     ap_hook_handler(sse_discovery_handler, NULL, before_proxy,
                     APR_HOOK_FIRST);
     sse_ws_register_hooks();
+    sse_limits_register_hooks();
     sse_async_register_hooks();
     sse_nonblock_register();
 }

@@ -196,3 +196,64 @@ int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,
                    ssep_class_name(o.cls));
     return OK;
 }
+
+apr_int64_t sse_limit_retry_hint(request_rec *r, const sse_server_conf *sc,
+                                 unsigned strikes, apr_int64_t floor_ms)
+{
+    const ssep_strategy *net = ssep_policy_strategy(&sc->policy,
+                                                    SSEP_CLASS_NETWORK);
+    apr_uint64_t rng = client_rng(r);
+    apr_int64_t base, hint;
+
+    if (!net)
+        return floor_ms > 5000 ? floor_ms : 5000;
+    base = ssep_backoff_delay(net, strikes ? strikes - 1 : 0, SSEP_Q_GOOD);
+    if (base < 0 || base > (apr_int64_t)net->max_ms)
+        base = net->max_ms;
+    /* upward only: a client told to wait is never let in before that */
+    hint = base + (apr_int64_t)ssep_rng_between(&rng, 0,
+                                                (apr_uint64_t)base / 2);
+    if (hint > (apr_int64_t)net->max_ms)
+        hint = net->max_ms;
+    return hint < floor_ms ? floor_ms : hint;
+}
+
+int sse_answer_later(request_rec *r, const sse_dir_conf *d,
+                     apr_int64_t hint, const char *limit, const char *why)
+{
+    apr_int64_t secs = (hint + 999) / 1000;
+
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    apr_table_setn(r->notes, "sse-end", "limit");
+    apr_table_setn(r->notes, "sse-limit", limit);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+    sse_cors_headers(r, d);
+    /* the answer is complete at once: nothing keeps the connection */
+    if (!r->connection->master)
+        r->connection->keepalive = AP_CONN_CLOSE;
+
+    if (!sse_client_wants_stream(r)) {
+        r->status = HTTP_TOO_MANY_REQUESTS;
+        apr_table_setn(r->headers_out, "Retry-After",
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT, secs));
+        ap_set_content_type(r, "text/plain; charset=utf-8");
+        if (!r->header_only)
+            ap_rprintf(r, "Too many requests (%s); retry in %"
+                       APR_INT64_T_FMT " s.\n", why, secs);
+        return OK;
+    }
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "text/event-stream");
+    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    apr_table_setn(r->notes, "sse-retry",
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, hint));
+    /* As the policy's own answer: retry: for the EventSource, the named
+     * event for pages (NETWORK_ERROR: the class whose delays it uses). */
+    if (!r->header_only)
+        ap_rprintf(r, "retry: %" APR_INT64_T_FMT "\n: %s; reconnect in %"
+                   APR_INT64_T_FMT " ms\n\nevent: sse-proxy\ndata: "
+                   "{\"retry\":%" APR_INT64_T_FMT ",\"class\":\"%s\","
+                   "\"limit\":\"%s\"}\n\n", hint, why, hint, hint,
+                   ssep_class_name(SSEP_CLASS_NETWORK), limit);
+    return OK;
+}

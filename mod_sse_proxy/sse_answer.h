@@ -42,6 +42,20 @@ int sse_answer_unavailable(request_rec *r, const sse_dir_conf *d,
                            const sse_server_conf *sc, proxy_worker *worker,
                            ssep_class cls, apr_int64_t floor_ms);
 
+/* When a client over a limit should come back: the NETWORK_ERROR
+ * class's delay for its strikes-th limited attempt in a row (its
+ * initial delay for the first), spread upward by up to half, capped by
+ * the class's maximum, and never sooner than floor_ms. */
+apr_int64_t sse_limit_retry_hint(request_rec *r, const sse_server_conf *sc,
+                                 unsigned strikes, apr_int64_t floor_ms);
+
+/* Answers a client over a limit (limit names it, why says it for
+ * people): 200 + retry: for an EventSource, 429 + Retry-After for anyone
+ * else, both at once and with the connection closed after them.
+ * Returns the handler status (OK). */
+int sse_answer_later(request_rec *r, const sse_dir_conf *d,
+                     apr_int64_t hint, const char *limit, const char *why);
+
 /* 1 for an EventSource: a GET that asked for text/event-stream. */
 int sse_client_wants_stream(request_rec *r);
 

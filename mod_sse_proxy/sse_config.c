@@ -7,13 +7,13 @@
 
 #include "sse_config.h"
 #include "sse_fleet.h"
+#include "sse_limits.h"
 #include "sse_sessions.h"
 
 void *sse_create_dir_conf(apr_pool_t *p, char *dir)
 {
     sse_dir_conf *c = apr_pcalloc(p, sizeof(*c));
 
-    (void)dir;
     c->enabled = 0;
     c->heartbeat_s = SSE_DEFAULT_HEARTBEAT_S;
     c->idle_timeout_s = SSE_DEFAULT_IDLE_TIMEOUT_S;
@@ -23,6 +23,7 @@ void *sse_create_dir_conf(apr_pool_t *p, char *dir)
     c->async = 1;
     c->body_buffer = SSE_DEFAULT_BODY_BUFFER;
     c->session_timeout_s = SSE_DEFAULT_SESSION_TIMEOUT_S;
+    sse_limits_conf_init(&c->limits, dir);
     return c;
 }
 
@@ -85,6 +86,7 @@ void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(session_header);
     MERGE(session_timeout_s);
     MERGE(websocket);
+    sse_limits_conf_merge(&c->limits, &base->limits, &add->limits);
     return c;
 }
 
@@ -465,5 +467,6 @@ const command_rec sse_cmds[] = {
     AP_INIT_TAKE1("SSEProxySessionCache", set_session_cache, NULL, RSRC_CONF,
                   "socache provider holding the session map, with its "
                   "arguments: provider[:args] (default shmcb)"),
+    SSE_LIMITS_CMDS
     { NULL }
 };

@@ -12,6 +12,7 @@
 
 #include "ssepolicy.h"
 #include "sse_validate.h"
+#include "sse_limits_conf.h"
 
 #define SSE_UNSET (-1)
 
@@ -58,6 +59,7 @@ typedef struct {
     int        session_timeout_s_set;
     int        websocket;        /* SSEProxyWebSocket */
     int        websocket_set;
+    sse_limits_conf limits;      /* stream caps, reconnect limit */
 } sse_dir_conf;
 
 /* Server-wide: the policy members are backed off by, and what counts as

@@ -14,6 +14,7 @@
 
 #include "ssepolicy.h"
 #include "sse_fleet.h"
+#include "sse_limits.h"
 #include "sse_config.h"
 #include "sse_members.h"
 #include "sse_stats.h"
@@ -382,7 +383,9 @@ static void render_json(request_rec *r, sse_counters *c,
     for (k = 0; k < SSE_ANSWER_KINDS; k++)
         ap_rprintf(r, "%s\"%s\":%" APR_UINT64_T_FMT, k ? "," : "",
                    answer_names[k], SSE_STAT_GET(c, answers[k]));
-    ap_rputs("},\"fleet\":", r);
+    ap_rputs("}", r);
+    sse_limits_status_json(r);
+    ap_rputs(",\"fleet\":", r);
     fleet_json(r, c, now);
     ap_rputs(",\"members\":[", r);
     for (i = 0; i < members->nelts; i++) {
@@ -493,6 +496,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                (double)SSE_STAT_GET(c, first_event_us) / 1e6,
                SSE_STAT_GET(c, first_events));
     latency_prometheus(r, c);
+    sse_limits_status_prometheus(r);
     prom_head(r, "sse_proxy_errors_total", "counter",
               "Classified failures on SSE routes.");
     for (k = SSEP_CLASS_NETWORK; k < SSEP_CLASS_COUNT; k++)
@@ -717,6 +721,7 @@ static void render_html(request_rec *r, sse_counters *c,
                    SSE_STAT_GET(c, answers[k]));
     ap_rputs("</tr></table>\n", r);
 
+    sse_limits_status_html(r);
     if (sse_fleet_spec())
         ap_rprintf(r, "<h2>Fleet</h2>\n<p>store %s: <span class=%s>%s</span>"
                    " &middot; syncing child %u &middot; member states taken "

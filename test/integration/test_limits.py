@@ -1,0 +1,406 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Stream caps and reconnect limits, across two children: the streams
+of one client (by address, by mod_remoteip's address, by a header) and
+of one location are capped, other clients are not, a naive reconnect
+loop is limited with a growing retry:, and EventSources that follow the
+policy's retry: hints never are.  Every client is real: raw sockets
+bound to their own 127/8 source addresses, and the benchmarks' sse-load
+in its EventSource mode."""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import harness  # noqa: E402
+from harness import Httpd, Origin, RawClient, parse_events, wait_for  # noqa: E402
+
+SSE_LOAD = os.path.join(harness.TOP_BUILDDIR, "bench", "sse-load")
+ES = {"Accept": "text/event-stream"}
+
+
+class SourcedClient(RawClient):
+    """RawClient from a given source address (any of 127/8 on Linux)."""
+
+    def __init__(self, port, path, source, headers=None, timeout=10):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.bind((source, 0))
+        self.sock.connect(("127.0.0.1", port))
+        lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % port]
+        for k, v in (headers or {}).items():
+            lines.append("%s: %s" % (k, v))
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self.buf = b""
+        self.resp = harness.RawResponse()
+        self.method = "GET"
+        self._read_head()
+
+    def closed_by_server(self, timeout=5):
+        """True when the server closes the connection after its answer."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+            return True
+        except (socket.timeout, OSError):
+            return False
+
+
+def open_stream(port, path, source, headers=None):
+    """An admitted stream: its head and first event read."""
+    c = SourcedClient(port, path, source, dict(ES, **(headers or {})))
+    assert c.resp.status == 200, c.resp.head
+    c.read_until(lambda b: b"data:" in b, timeout=10)
+    return c
+
+
+def limited(c, limit):
+    """c got the come-back-later answer of an EventSource for limit:
+    200 text/event-stream with retry: and the sse-proxy event, the whole
+    answer at once, and the connection closed.  Returns the retry."""
+    assert c.resp.status == 200, c.resp.head
+    assert c.resp.headers["content-type"].startswith("text/event-stream")
+    body = c.read_to_end(timeout=5)
+    assert c.resp.complete, body
+    events = parse_events(body)
+    retry = int(events[0]["retry"])
+    hint = [e for e in events if e.get("event") == "sse-proxy"]
+    assert hint, body
+    info = json.loads(hint[0]["data"])
+    assert info["limit"] == limit, info
+    assert info["retry"] == retry, info
+    assert c.closed_by_server(), "connection kept open"
+    c.close()
+    return retry
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read().decode())
+
+
+def get_text(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read().decode()
+
+
+def pids_of(httpd, source, path):
+    """The pids of the children that served source's admitted streams
+    under path (a CustomLog with %P)."""
+    out = set()
+    try:
+        with open(os.path.join(httpd.root, "pids.log")) as f:
+            for line in f:
+                pid, addr, status, end, req = line.split(" ", 4)
+                if addr == source and path in req and end != "limit":
+                    out.add(pid)
+    except FileNotFoundError:
+        pass
+    return out
+
+
+PIDS_LOG = 'CustomLog "pids.log" "%P %a %>s %{sse-end}n %r"\n'
+STATUS = """
+<Location /sse-status>
+    SetHandler sse-proxy-status
+</Location>
+"""
+
+
+class LimitsBase(unittest.TestCase):
+    conf = ""
+    servers = 2
+    threads = 8
+    extra_modules = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = harness.workdir()
+        cls.origin = Origin(cls.work)
+        try:
+            cls.httpd = Httpd(cls.work, cls.conf.format(o=cls.origin.url)
+                              + PIDS_LOG + STATUS, servers=cls.servers,
+                              threads=cls.threads,
+                              loglevel="warn sse_proxy:info",
+                              extra_modules=cls.extra_modules).start()
+        except BaseException:
+            cls.origin.stop()
+            raise
+        cls.port = cls.httpd.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.stop()
+        cls.origin.stop()
+        bad = cls.httpd.unexpected_log_lines()
+        harness.remove_workdir(cls.work, keep=bool(bad))
+        if bad:
+            raise AssertionError("unexpected error-log lines:\n"
+                                 + "\n".join(bad[:20]))
+
+    def status(self):
+        return get_json(self.httpd.url + "/sse-status?format=json")["limits"]
+
+
+class TestClientCapThreads(LimitsBase):
+    """Each stream holds a worker thread and each child has two: three
+    streams of one client need both children, so the cap can only hold
+    if the children share the count."""
+    threads = 2
+    conf = """
+<Location /events>
+    ProxyPass {o}/events
+    SSEProxy On
+    SSEProxyAsync Off
+    SSEProxyMaxStreamsPerClient 3
+</Location>
+"""
+
+    def test_cap_across_children(self):
+        a = [open_stream(self.port, "/events?rate=5", "127.0.0.1")
+             for _ in range(3)]
+        retry = limited(SourcedClient(self.port, "/events?rate=5",
+                                      "127.0.0.1", ES), "client-streams")
+        self.assertGreaterEqual(retry, 1000)
+        # any other client: 429 with Retry-After
+        c = SourcedClient(self.port, "/events?rate=5", "127.0.0.1")
+        self.assertEqual(c.resp.status, 429, c.resp.head)
+        self.assertGreaterEqual(int(c.resp.headers["retry-after"]), 1)
+        c.read_to_end(timeout=5)
+        c.close()
+        # another address is not affected: the last thread is its
+        b = open_stream(self.port, "/events?rate=5", "127.0.0.2")
+        self.assertIn(b"data:", b.resp.body)
+        b.close()
+        # one stream ends, and its place is free again
+        a.pop().close()
+
+        def admitted():
+            c = SourcedClient(self.port, "/events?rate=5", "127.0.0.1", ES)
+            if b"data:" in c.read_until(lambda b: b"\n\n" in b, timeout=5) \
+                    and not c.resp.complete:
+                a.append(c)
+                return True
+            c.close()
+            time.sleep(0.2)
+            return False
+        wait_for(admitted, timeout=10, what="a stream let in again")
+        for s in a:
+            s.close()
+        wait_for(lambda: len(pids_of(self.httpd, "127.0.0.1", "/events"))
+                 >= 2, timeout=10, what="streams logged by two children")
+        st = wait_for(lambda: (lambda s: s if s["limited"]["client_streams"]
+                               >= 2 else None)(self.status()), timeout=5,
+                      what="the status page")
+        self.assertEqual(st["limited"]["location_streams"], 0)
+        log = self.httpd.error_log()
+        self.assertRegex(log, r"SSE00086: client 127\.0\.0\.1 holds 3 streams "
+                              r"\(SSEProxyMaxStreamsPerClient 3\)")
+        self.assertNotIn("127.0.0.2 holds", log)
+
+
+class TestCapsAsync(LimitsBase):
+    """Streams that wait without a thread count as long as they are open,
+    and stop counting when they end; the keys an operator may choose."""
+    extra_modules = (("remoteip_module", "mod_remoteip.so"),)
+    conf = """
+RemoteIPHeader X-Forwarded-For
+RemoteIPInternalProxy 127.0.0.1
+<Location /ev>
+    ProxyPass {o}/events
+    SSEProxy On
+    SSEProxyMaxStreamsPerClient 2
+</Location>
+<Location /capped>
+    ProxyPass {o}/events
+    SSEProxy On
+    SSEProxyMaxStreams 3
+</Location>
+<Location /tenant>
+    ProxyPass {o}/events
+    SSEProxy On
+    SSEProxyMaxStreamsPerClient 1
+    SSEProxyLimitKey header X-Tenant
+</Location>
+"""
+
+    def test_1_per_address(self):
+        a = [open_stream(self.port, "/ev?rate=5", "127.0.0.3")
+             for _ in range(2)]
+        limited(SourcedClient(self.port, "/ev?rate=5", "127.0.0.3", ES),
+                "client-streams")
+        b = open_stream(self.port, "/ev?rate=5", "127.0.0.4")
+        for s in a + [b]:
+            s.close()
+        # the ended streams no longer count, waiting ones included
+        wait_for(lambda: self.try_open("/ev?rate=5", "127.0.0.3", 2),
+                 timeout=10, what="the client's streams given back")
+
+    def try_open(self, path, source, n, headers=None):
+        """n streams open at once, closed again; False if one is
+        refused."""
+        got = []
+        try:
+            for _ in range(n):
+                c = SourcedClient(self.port, path, source,
+                                  dict(ES, **(headers or {})))
+                got.append(c)
+                c.read_until(lambda b: b"\n\n" in b, timeout=5)
+                if c.resp.complete or b"data:" not in c.resp.body:
+                    time.sleep(0.2)
+                    return False
+            return True
+        finally:
+            for c in got:
+                c.close()
+
+    def test_2_location(self):
+        srcs = ["127.0.0.%d" % i for i in (10, 11, 12)]
+        a = [open_stream(self.port, "/capped?rate=5", s) for s in srcs]
+        limited(SourcedClient(self.port, "/capped?rate=5", "127.0.0.13", ES),
+                "location-streams")
+        # other locations are not affected
+        other = open_stream(self.port, "/ev?rate=5", "127.0.0.13")
+        other.close()
+        a.pop().close()
+        wait_for(lambda: self.try_open("/capped?rate=5", "127.0.0.13", 1),
+                 timeout=10, what="the location's stream given back")
+        for s in a:
+            s.close()
+        self.assertRegex(self.httpd.error_log(),
+                         r"SSE00087: /capped holds 3 streams "
+                         r"\(SSEProxyMaxStreams 3\)")
+
+    def test_3_remoteip(self):
+        """Behind a trusted front, mod_remoteip's address is the key."""
+        x = {"X-Forwarded-For": "203.0.113.5"}
+        a = open_stream(self.port, "/ev?rate=5", "127.0.0.1", x)
+        a2 = open_stream(self.port, "/ev?rate=5", "127.0.0.1", x)
+        limited(SourcedClient(self.port, "/ev?rate=5", "127.0.0.1",
+                              dict(ES, **x)), "client-streams")
+        y = open_stream(self.port, "/ev?rate=5", "127.0.0.1",
+                        {"X-Forwarded-For": "203.0.113.6"})
+        for s in (a, a2, y):
+            s.close()
+        self.assertRegex(self.httpd.error_log(),
+                         r"SSE00086: client 203\.0\.113\.5 holds 2 streams")
+
+    def test_4_header(self):
+        """Keyed by a header: one stream per tenant; a request without
+        the header is keyed by its address."""
+        t1 = open_stream(self.port, "/tenant?rate=5", "127.0.0.20",
+                         {"X-Tenant": "acme"})
+        limited(SourcedClient(self.port, "/tenant?rate=5", "127.0.0.21",
+                              dict(ES, **{"X-Tenant": "acme"})),
+                "client-streams")
+        t2 = open_stream(self.port, "/tenant?rate=5", "127.0.0.20",
+                         {"X-Tenant": "globex"})
+        n1 = open_stream(self.port, "/tenant?rate=5", "127.0.0.20",
+                         {"X-Tenant": ""})
+        limited(SourcedClient(self.port, "/tenant?rate=5", "127.0.0.20", ES),
+                "client-streams")
+        st = self.status()
+        keys = {t["key"]: t for t in st["top"]}
+        # the header's value is shown as a hash, never as it is
+        self.assertFalse(any("acme" in k for k in keys), keys)
+        self.assertTrue(any(k.startswith("header X-Tenant#") for k in keys),
+                        keys)
+        for s in (t1, t2, n1):
+            s.close()
+
+    def test_5_status_formats(self):
+        st = self.status()
+        self.assertGreaterEqual(st["limited"]["client_streams"], 1)
+        self.assertEqual(st["slots"], 4096)
+        prom = get_text(self.httpd.url + "/sse-status?format=prometheus")
+        m = re.search(r'^sse_proxy_limited_total\{limit="client_streams"\} '
+                      r'(\d+)$', prom, re.M)
+        self.assertTrue(m, prom)
+        self.assertGreaterEqual(int(m.group(1)), 1)
+        self.assertIn('sse_proxy_limited_total{limit="reconnect_rate"} 0',
+                      prom)
+        html = get_text(self.httpd.url + "/sse-status")
+        self.assertIn("<h2>Limits</h2>", html)
+
+
+class TestReconnectRate(LimitsBase):
+    """3 stream requests per 3 s for each address; the policy's first
+    retry: is 1-3 s (NETWORK_ERROR's initial delay, spread)."""
+    conf = """
+SSEProxyStrategy NETWORK_ERROR initial=1s max=20s factor=2 attempts=8
+<Location /r>
+    ProxyPass {o}/events
+    SSEProxy On
+    SSEProxyReconnectRate 3/3s
+</Location>
+"""
+
+    def test_1_naive_loop(self):
+        """Ten a second, whatever it is told: three get in, the rest are
+        told to come back later, later each time."""
+        retries, admitted = [], 0
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            c = SourcedClient(self.port, "/r?rate=20", "127.0.0.30", ES)
+            body = c.read_until(lambda b: b"\n\n" in b, timeout=5)
+            if c.resp.complete or b"sse-proxy" in body:
+                retries.append(limited(c, "reconnect-rate"))
+            else:
+                admitted += 1
+                c.close()
+            time.sleep(0.1)
+        self.assertLessEqual(admitted, 4)
+        self.assertGreaterEqual(len(retries), 15)
+        self.assertGreater(retries[-1], retries[0])
+        self.assertGreaterEqual(retries[-1], 15000)
+        # any other client gets 429 with Retry-After
+        c = SourcedClient(self.port, "/r?rate=20", "127.0.0.30")
+        self.assertEqual(c.resp.status, 429, c.resp.head)
+        self.assertGreaterEqual(int(c.resp.headers["retry-after"]), 15)
+        c.close()
+        # another address is not affected
+        open_stream(self.port, "/r?rate=20", "127.0.0.31").close()
+        self.assertGreaterEqual(self.status()["limited"]["reconnect_rate"],
+                                15)
+        self.assertIn("SSE00088: client 127.0.0.30 reconnects faster",
+                      self.httpd.error_log())
+
+    @unittest.skipUnless(os.access(SSE_LOAD, os.X_OK), "needs bench/sse-load")
+    def test_2_eventsources_following_retry(self):
+        """The storm scenario's clients: streams that end after two
+        events, and EventSources that come back when retry: says, each
+        from its own address.  None is ever limited."""
+        before = self.status()["limited"]["reconnect_rate"]
+        res = subprocess.run(
+            [SSE_LOAD, "--port", str(self.port),
+             "--path", "/r?rate=20&count=2", "--streams", "20",
+             "--duration", "12", "--mode", "eventsource",
+             "--source-base", "127.0.2.1", "--quiet",
+             "--json", os.path.join(self.work, "load.json")],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        with open(os.path.join(self.work, "load.json")) as f:
+            load = json.load(f)
+        text = json.dumps(load)
+        # they reconnected many times (each stream lasts 0.1 s) ...
+        es = load["eventsource"]
+        self.assertGreaterEqual(es["reconnects"], 20 * 3, text)
+        self.assertEqual(es["failed_for_good"], 0, text)
+        # ... and were never limited
+        self.assertEqual(self.status()["limited"]["reconnect_rate"], before)
+        self.assertNotRegex(self.httpd.error_log(),
+                            r"SSE00088: client 127\.0\.2\.")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
