@@ -56,6 +56,16 @@ class SourcedClient(RawClient):
             return False
 
 
+def first_answer(b):
+    """Enough of a body to tell a stream (an event) from the answer of a
+    limit (its sse-proxy event)."""
+    return b"data:" in b
+
+
+def was_limited(c):
+    return b"sse-proxy" in c.resp.body
+
+
 def open_stream(port, path, source, headers=None):
     """An admitted stream: its head and first event read."""
     c = SourcedClient(port, path, source, dict(ES, **(headers or {})))
@@ -187,8 +197,8 @@ class TestClientCapThreads(LimitsBase):
 
         def admitted():
             c = SourcedClient(self.port, "/events?rate=5", "127.0.0.1", ES)
-            if b"data:" in c.read_until(lambda b: b"\n\n" in b, timeout=5) \
-                    and not c.resp.complete:
+            c.read_until(first_answer, timeout=5)
+            if not was_limited(c):
                 a.append(c)
                 return True
             c.close()
@@ -255,8 +265,8 @@ RemoteIPInternalProxy 127.0.0.1
                 c = SourcedClient(self.port, path, source,
                                   dict(ES, **(headers or {})))
                 got.append(c)
-                c.read_until(lambda b: b"\n\n" in b, timeout=5)
-                if c.resp.complete or b"data:" not in c.resp.body:
+                c.read_until(first_answer, timeout=5)
+                if was_limited(c):
                     time.sleep(0.2)
                     return False
             return True
@@ -352,8 +362,8 @@ SSEProxyStrategy NETWORK_ERROR initial=1s max=20s factor=2 attempts=8
         end = time.monotonic() + 3
         while time.monotonic() < end:
             c = SourcedClient(self.port, "/r?rate=20", "127.0.0.30", ES)
-            body = c.read_until(lambda b: b"\n\n" in b, timeout=5)
-            if c.resp.complete or b"sse-proxy" in body:
+            c.read_until(first_answer, timeout=5)
+            if was_limited(c):
                 retries.append(limited(c, "reconnect-rate"))
             else:
                 admitted += 1
