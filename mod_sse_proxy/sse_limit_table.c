@@ -4,6 +4,7 @@
  */
 
 #include <string.h>
+#include <strings.h>
 
 #include "apr_strings.h"
 
@@ -153,6 +154,8 @@ apr_int64_t sse_limit_rate(sse_limit_entry *e, apr_uint32_t n,
     if (tat + step - now > period) {
         if (e->strikes < SSE_LIMIT_MAX_STRIKES)
             e->strikes++;
+        /* forgiveness counts from the last strike at the earliest */
+        e->penalty_until = now;
         return (tat + step - period - now + 999) / 1000;
     }
     if (e->strikes && now - e->penalty_until > period)
@@ -229,7 +232,7 @@ const char *sse_parse_cap(apr_pool_t *p, const char *directive,
 {
     apr_int64_t v;
 
-    if (!apr_cstr_casecmp(arg, "off")) {
+    if (!strcasecmp(arg, "off")) {
         *out = 0;
         return NULL;
     }

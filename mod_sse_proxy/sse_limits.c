@@ -107,7 +107,7 @@ const char *sse_limits_set_rate(cmd_parms *cmd, void *dconf,
     sse_limits_conf *c = limits_of(dconf);
 
     c->rate_set = 1;
-    if (!apr_cstr_casecmp(arg, "off")) {
+    if (!strcasecmp(arg, "off")) {
         c->rate_n = 0;
         return NULL;
     }
@@ -121,17 +121,17 @@ const char *sse_limits_set_key(cmd_parms *cmd, void *dconf, const char *kind,
     sse_limits_conf *c = limits_of(dconf);
 
     c->key_set = 1;
-    if (!apr_cstr_casecmp(kind, "ip") && !name) {
+    if (!strcasecmp(kind, "ip") && !name) {
         c->key_kind = SSE_LIMIT_BY_IP;
         c->key_name = NULL;
         return NULL;
     }
-    if (name && !apr_cstr_casecmp(kind, "header")) {
+    if (name && !strcasecmp(kind, "header")) {
         c->key_kind = SSE_LIMIT_BY_HEADER;
         return sse_parse_header_name(cmd->pool, cmd->cmd->name, name,
                                      &c->key_name);
     }
-    if (name && !apr_cstr_casecmp(kind, "env") && *name) {
+    if (name && !strcasecmp(kind, "env") && *name) {
         c->key_kind = SSE_LIMIT_BY_ENV;
         c->key_name = apr_pstrdup(cmd->pool, name);
         return NULL;
@@ -313,7 +313,7 @@ static int limits_handler(request_rec *r)
     apr_int64_t hint = 0, wait;
     lease *l;
     verdict v = LET_IN;
-    int untracked = 0, log_full = 0;
+    int log_full = 0;
     apr_uint32_t held = 0;
 
     if (!r->handler || strcmp(r->handler, "proxy-server") || r->main
@@ -360,7 +360,6 @@ static int limits_handler(request_rec *r)
             t->entries[l->slot[1]].location = 1;
     }
     if ((ckey && l->slot[0] < 0) || (lkey && l->slot[1] < 0)) {
-        untracked = 1;
         t->counters.untracked++;
         if (now - t->full_logged > FULL_LOG_EVERY) {
             t->full_logged = now;
@@ -415,7 +414,6 @@ static int limits_handler(request_rec *r)
                       "SSE00089: the stream limits table is full (%d keys "
                       "near this one's slot); streams of new keys are let "
                       "in uncounted (said once a minute)", SSE_LIMIT_PROBES);
-    (void)untracked;
     switch (v) {
     case LET_IN:
         return DECLINED;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apr_general.h"
 #include "apr_pools.h"
 
 #include "sse_limit_table.h"
@@ -22,14 +23,16 @@ static apr_int64_t dead_pid;
 static int setup(void)
 {
     t = calloc(1, sizeof(*t));
-    apr_pool_create(&pool, NULL);
-    return t == NULL;
+    if (!t || apr_initialize() != APR_SUCCESS)
+        return 1;
+    return apr_pool_create(&pool, NULL) != APR_SUCCESS;
 }
 
 static int teardown(void)
 {
     free(t);
     apr_pool_destroy(pool);
+    apr_terminate();
     return 0;
 }
 
