@@ -413,5 +413,85 @@ SSEProxyStrategy NETWORK_ERROR initial=1s max=20s factor=2 attempts=8
                             r"SSE00088: client 127\.0\.2\.")
 
 
+def children_of(pid):
+    """The pids of the processes whose parent is pid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+class TestDeadChildren(LimitsBase):
+    """Children killed with their streams open (a crash, or what an
+    ungraceful stop does to them) leave no count behind."""
+    conf = """
+<Location /events>
+    ProxyPass {o}/events
+    SSEProxy On
+    SSEProxyMaxStreamsPerClient 2
+    SSEProxyMaxStreams 4
+</Location>
+"""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpd.stop()
+        cls.origin.stop()
+        # the children this test kills are logged as such
+        bad = [l for l in cls.httpd.unexpected_log_lines()
+               if "exit signal Killed" not in l]
+        harness.remove_workdir(cls.work, keep=bool(bad))
+        if bad:
+            raise AssertionError("unexpected error-log lines:\n"
+                                 + "\n".join(bad[:20]))
+
+    def test_killed_children(self):
+        a = [open_stream(self.port, "/events?rate=5", "127.0.0.40")
+             for _ in range(2)]
+        b = [open_stream(self.port, "/events?rate=5", "127.0.0.41")
+             for _ in range(2)]
+        limited(SourcedClient(self.port, "/events?rate=5", "127.0.0.40", ES),
+                "client-streams")
+        limited(SourcedClient(self.port, "/events?rate=5", "127.0.0.42", ES),
+                "location-streams")
+        old = children_of(self.httpd.proc.pid)
+        self.assertGreaterEqual(len(old), 2)
+        for pid in old:
+            os.kill(pid, 9)
+        for s in a + b:
+            s.close()
+        # the parent starts new children; their first stream finds the
+        # killed ones' counts gone
+        wait_for(lambda: set(children_of(self.httpd.proc.pid)) - set(old),
+                 timeout=15, what="new children")
+
+        def admitted():
+            try:
+                c = SourcedClient(self.port, "/events?rate=5", "127.0.0.40",
+                                  ES)
+            except OSError:
+                return False
+            if was_limited(c):
+                c.close()
+                time.sleep(0.3)
+                return False
+            a.append(c)
+            return True
+        wait_for(admitted, timeout=15, what="the client let in again")
+        wait_for(admitted, timeout=5, what="its second stream")
+        for s in a:
+            s.close()
+        self.assertGreaterEqual(self.status()["reclaimed"], 4)
+        self.assertIn("SSE00105", self.httpd.error_log())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
