@@ -492,6 +492,41 @@ class TestDeadChildren(LimitsBase):
         self.assertGreaterEqual(self.status()["reclaimed"], 4)
         self.assertIn("SSE00105", self.httpd.error_log())
 
+    def test_ungraceful_restart(self):
+        """apachectl restart kills the children without waiting for
+        their streams: the new generation starts from zero."""
+        import signal
+        a = [open_stream(self.port, "/events?rate=5", "127.0.0.50")
+             for _ in range(2)]
+        limited(SourcedClient(self.port, "/events?rate=5", "127.0.0.50", ES),
+                "client-streams")
+        old = set(children_of(self.httpd.proc.pid))
+        os.kill(self.httpd.proc.pid, signal.SIGHUP)
+        wait_for(lambda: (lambda now: now and not (now & old))(
+                     set(children_of(self.httpd.proc.pid))),
+                 timeout=20, what="a new generation of children")
+        for s in a:
+            s.close()
+        b = []
+
+        def admitted():
+            try:
+                c = SourcedClient(self.port, "/events?rate=5", "127.0.0.50",
+                                  ES)
+            except OSError:
+                time.sleep(0.2)
+                return False
+            if was_limited(c):
+                c.close()
+                time.sleep(0.3)
+                return False
+            b.append(c)
+            return True
+        wait_for(admitted, timeout=15, what="the client let in again")
+        wait_for(admitted, timeout=5, what="its second stream")
+        for s in b:
+            s.close()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
