@@ -330,6 +330,23 @@ RemoteIPInternalProxy 127.0.0.1
         for s in (t1, t2, n1):
             s.close()
 
+    def test_4b_http2(self):
+        """Over HTTP/2 the answer is the same, and ends only its stream."""
+        t1 = open_stream(self.port, "/tenant?rate=5", "127.0.0.22",
+                         {"X-Tenant": "initech"})
+        res = subprocess.run(
+            ["curl", "-sS", "--http2-prior-knowledge", "--max-time", "10",
+             "-D", "-", "-H", "Accept: text/event-stream",
+             "-H", "X-Tenant: initech",
+             self.httpd.url + "/tenant?rate=5"],
+            capture_output=True, text=True, timeout=30)
+        t1.close()
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(res.stdout.startswith("HTTP/2 200"), res.stdout)
+        self.assertIn("content-type: text/event-stream", res.stdout)
+        self.assertRegex(res.stdout, r"\nretry: \d+\n")
+        self.assertIn('"limit":"client-streams"', res.stdout)
+
     def test_5_status_formats(self):
         st = self.status()
         self.assertGreaterEqual(st["limited"]["client_streams"], 1)
@@ -526,6 +543,46 @@ class TestDeadChildren(LimitsBase):
         wait_for(admitted, timeout=5, what="its second stream")
         for s in b:
             s.close()
+
+
+class TestDirectives(unittest.TestCase):
+    """A bad argument fails httpd -t with a message that names the
+    directive and says what it accepts."""
+
+    def check(self, line):
+        work = harness.workdir()
+        try:
+            h = Httpd(work, "<Location /e>\n    ProxyPass http://127.0.0.1:9/"
+                      "\n    SSEProxy On\n    %s\n</Location>\n" % line)
+            return h.check_config()
+        finally:
+            harness.remove_workdir(work)
+
+    def test_good(self):
+        for line in ("SSEProxyMaxStreamsPerClient 6", "SSEProxyMaxStreams off",
+                     "SSEProxyReconnectRate 10/m", "SSEProxyReconnectRate 3/10s",
+                     "SSEProxyReconnectRate off", "SSEProxyLimitKey ip",
+                     "SSEProxyLimitKey header X-Tenant",
+                     "SSEProxyLimitKey env AUTHENTICATE_UID"):
+            rc, out = self.check(line)
+            self.assertEqual(rc, 0, line + "\n" + out)
+
+    def test_bad(self):
+        cases = {
+            "SSEProxyMaxStreamsPerClient 0": "number of streams from 1",
+            "SSEProxyMaxStreams 12x": "number of streams from 1",
+            "SSEProxyReconnectRate 10": "use n/period",
+            "SSEProxyReconnectRate 10/2d": "use n/period",
+            "SSEProxyReconnectRate 0/s": "use n/period",
+            "SSEProxyLimitKey header": "use ip, header <name> or env",
+            "SSEProxyLimitKey cookie session": "use ip, header <name> or env",
+            "SSEProxyLimitKey header Bad:Name": "SSEProxyLimitKey",
+        }
+        for line, words in cases.items():
+            rc, out = self.check(line)
+            self.assertNotEqual(rc, 0, line)
+            self.assertIn(line.split()[0] + ":", out, line)
+            self.assertIn(words, out, line)
 
 
 if __name__ == "__main__":
