@@ -293,7 +293,7 @@ static apr_uint64_t location_key(request_rec *r, const sse_limits_conf *lc,
                                     ? r->server->server_hostname : "",
                                     (unsigned)r->server->port, lc->where);
 
-    *label = lc->where;
+    *label = *lc->where ? lc->where : "(server)";
     return sse_limit_key('L', name, strlen(name));
 }
 
