@@ -509,6 +509,39 @@ class TestDeadChildren(LimitsBase):
         self.assertGreaterEqual(self.status()["reclaimed"], 4)
         self.assertIn("SSE00105", self.httpd.error_log())
 
+    def test_graceful_restart(self):
+        """A graceful restart ends the old generation's streams with a
+        retry: hint; they are given back, and the client's next streams
+        are let in by the new generation."""
+        a = [open_stream(self.port, "/events?rate=5", "127.0.0.60")
+             for _ in range(2)]
+        old = set(children_of(self.httpd.proc.pid))
+        self.httpd.graceful()
+        for s in a:
+            s.read_to_end(timeout=15)
+            self.assertIn(b"retry:", s.resp.body[-200:])
+            s.close()
+        b = []
+
+        def admitted():
+            try:
+                c = SourcedClient(self.port, "/events?rate=5", "127.0.0.60",
+                                  ES)
+            except OSError:
+                time.sleep(0.2)
+                return False
+            if was_limited(c):
+                c.close()
+                time.sleep(0.3)
+                return False
+            b.append(c)
+            return True
+        wait_for(admitted, timeout=15, what="the client let in again")
+        wait_for(admitted, timeout=5, what="its second stream")
+        for s in b:
+            s.close()
+        self.assertTrue(set(children_of(self.httpd.proc.pid)) - old)
+
     def test_ungraceful_restart(self):
         """apachectl restart kills the children without waiting for
         their streams: the new generation starts from zero."""
