@@ -7,10 +7,14 @@ the same run, on this machine.
 
   bench/run.py [--quick] [--only latency,throughput,concurrency,storm,fleet,
                                 slowreaders,newcomers]
+               [--proxies direct,mod_sse_proxy,mod_sse_proxy-sync,
+                          mod_proxy_http,nginx]
 
 BENCH_QUICK=1 is --quick; BENCH_ONLY=fleet (a comma-separated list) is
---only.  The fleet storm (three nodes, with and without shared member
-state) is in bench/fleet_storm.py.
+--only; BENCH_PROXIES is --proxies, for the scenarios that compare setups
+(latency, throughput, concurrency, slowreaders, newcomers).  The fleet
+storm (three nodes, with and without shared member state) is in
+bench/fleet_storm.py.
 
 Every proxy relays the same sse-origin; sse-load (bench/sse_load.c) is the
 client.  Results go to bench/results/*.csv and docs/benchmarks.md (with
@@ -232,19 +236,25 @@ def make_proxies(work, origin, which):
 
 ALL = ["direct", "mod_sse_proxy", "mod_sse_proxy-sync", "mod_proxy_http",
        "nginx"]
+# --proxies: the setups the comparing scenarios run (all when empty)
+PROXIES = []
+
+
+def chosen(kinds):
+    return [k for k in kinds if not PROXIES or k in PROXIES]
 
 
 def scenario_latency(work, q, rows):
-    streams, duration = (100, 8) if q else (100, 30)
+    streams, duration = (100, 4) if q else (100, 30)
     origin = harness.Origin(work, "origin")
     try:
-        for p in make_proxies(work, origin, ALL):
+        for p in make_proxies(work, origin, chosen(ALL)):
             try:
                 log("latency: %s, %d streams x 100 events/s, %d s"
                     % (p.name, streams, duration))
                 r, cpu = measured(p, lambda: load(
                     p.port, "/events?rate=100&size=64", streams, duration,
-                    warmup=2))
+                    warmup=1 if q else 2))
                 lat = r["latency_us"]
                 rows.append({"proxy": p.name, "streams": streams,
                              "events": r["events"],
@@ -258,18 +268,18 @@ def scenario_latency(work, q, rows):
 
 
 def scenario_throughput(work, q, rows):
-    duration = 6 if q else 15
-    counts = [10, 100, 1000]
+    duration = 2 if q else 10
+    counts = [1000] if q else [10, 100, 1000]
     origin = harness.Origin(work, "origin")
     try:
-        for p in make_proxies(work, origin, ALL):
+        for p in make_proxies(work, origin, chosen(ALL)):
             try:
                 for n in counts:
                     log("throughput: %s, %d streams, as fast as possible"
                         % (p.name, n))
                     r, cpu = measured(p, lambda: load(
                         p.port, "/events?rate=0&size=64", n, duration,
-                        warmup=1))
+                        warmup=2 if q else 1))
                     if r["streams_established"] < n:
                         log("throughput: %s established %d of %d streams"
                             % (p.name, r["streams_established"], n))
@@ -287,11 +297,11 @@ def scenario_throughput(work, q, rows):
 
 
 def scenario_concurrency(work, q, rows):
-    steps = [1000, 2000] if q else [1000, 2500, 5000, 10000]
-    hold = 5 if q else 15
+    steps = [1000] if q else [1000, 2500, 5000, 10000]
+    hold = 3 if q else 15
     origin = harness.Origin(work, "origin")
     try:
-        for p in make_proxies(work, origin, ALL[1:]):
+        for p in make_proxies(work, origin, chosen(ALL[1:])):
             try:
                 base = group_usage(p.pgid)
                 for n in steps:
@@ -329,7 +339,8 @@ def scenario_concurrency(work, q, rows):
 
 
 def scenario_storm(work, q, rows, timelines):
-    clients, outage, after = (200, 15, 45) if q else (1000, 60, 120)
+    clients, outage, after = (100, 4, 6) if q else (1000, 30, 45)
+    settle = 3 if q else 10
     cases = [("naive", "mod_proxy_http"), ("eventsource", "mod_proxy_http"),
              ("eventsource", "mod_sse_proxy")]
     for mode, kind in cases:
@@ -347,10 +358,10 @@ def scenario_storm(work, q, rows, timelines):
                 proc = subprocess.Popen(
                     [LOAD, "--port", str(p.port), "--path", path,
                      "--streams", str(clients), "--duration",
-                     str(outage + after + 10), "--mode", mode, "--quiet",
+                     str(settle + outage + after), "--mode", mode, "--quiet",
                      "--timeline", tl, "--connect-rate", "500",
                      "--json", out])
-                time.sleep(clients / 500.0 + 10)
+                time.sleep(clients / 500.0 + settle)
                 before = origin.stats()["total_requests"]
                 origin.control(mode="down", for_ms=outage * 1000)
                 t0 = time.monotonic()
@@ -370,7 +381,7 @@ def scenario_storm(work, q, rows, timelines):
             timelines[label] = series
             shutil.copy(tl, os.path.join(HERE, "results", "storm-timeline-%s-%s.csv"
                                          % (mode, kind)))
-            start_idx = int(clients / 500.0 + 10)
+            start_idx = int(clients / 500.0 + settle)
             outage_rows = series[start_idx:start_idx + outage]
             peak = max((int(x["requests_sent_in_second"]) for x in series[start_idx:]),
                        default=0)
@@ -765,7 +776,15 @@ def main():
                     default=bool(os.environ.get("BENCH_QUICK")))
     ap.add_argument("--only", default=os.environ.get("BENCH_ONLY") or
                     ",".join(SCENARIOS))
+    ap.add_argument("--proxies", default=os.environ.get("BENCH_PROXIES", ""),
+                    help="comma-separated setups for the scenarios that "
+                    "compare them (%s); the CSVs they write then hold only "
+                    "those" % ",".join(ALL))
     args = ap.parse_args()
+    PROXIES[:] = [k for k in args.proxies.split(",") if k]
+    if set(PROXIES) - set(ALL):
+        sys.exit("unknown setup(s): %s (known: %s)"
+                 % (", ".join(sorted(set(PROXIES) - set(ALL))), ", ".join(ALL)))
     unknown = set(args.only.split(",")) - set(SCENARIOS)
     if unknown:
         sys.exit("unknown scenario(s): %s (known: %s)"
@@ -800,10 +819,10 @@ def main():
                                            command_line(args))
             elif name == "slowreaders":
                 fairness.scenario_slowreaders(work, args.quick, rows,
-                                              make_proxies, load, log, FAIR)
+                                              make_proxies, load, log, chosen(FAIR))
             elif name == "newcomers":
                 fairness.scenario_newcomers(work, args.quick, rows,
-                                            make_proxies, LOAD, log, FAIR)
+                                            make_proxies, LOAD, log, chosen(FAIR))
             write_csv(os.path.join(outdir, name + ".csv"), rows)
             log("%s done: %s" % (name, json.dumps(rows)))
     finally:
