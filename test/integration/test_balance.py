@@ -394,5 +394,78 @@ class ByStreamsTest(BalanceCase):
             self.assertIn("<td>%d</td>" % n, html)
 
 
+AFFINITY_CONF = """
+AsyncRequestWorkerFactor 200
+<Proxy balancer://b>
+    BalancerMember {o1}
+    BalancerMember {o2}
+    ProxySet lbmethod=bystreams forcerecovery=Off
+</Proxy>
+<Location /mcp>
+    ProxyPass balancer://b/mcp
+    SSEProxy On
+    SSEProxySessionHeader Mcp-Session-Id
+</Location>
+ProxyPass /events balancer://b/events
+<Location /events>
+    SSEProxy On
+</Location>
+<Location /sse-status>
+    SetHandler sse-proxy-status
+</Location>
+"""
+
+
+class AffinityTest(BalanceCase):
+    """A session's streams stay on its member whatever bystreams would
+    choose, and count there: new streams go to the other member until
+    the loads are even."""
+    conf = AFFINITY_CONF
+    origins = 2
+    PINNED = 8
+
+    def test_sessions_pin_and_count(self):
+        body = b'{"jsonrpc":"2.0","id":1,"method":"initialize"}'
+        c = RawClient(self.httpd.port, "/mcp", method="POST", body=body,
+                      headers={"Content-Type": "application/json",
+                               "Accept": "application/json, "
+                                         "text/event-stream",
+                               "Content-Length": str(len(body))})
+        c.read_to_end()
+        c.close()
+        sid = c.resp.headers["mcp-session-id"]
+        owner = c.resp.headers["x-origin-name"]
+        mine = self.o[0] if owner == "m1" else self.o[1]
+        other = self.o[1] if mine is self.o[0] else self.o[0]
+        pinned, fresh = [], []
+        try:
+            for _ in range(self.PINNED):
+                s = RawClient(self.httpd.port, "/mcp",
+                              headers={"Accept": "text/event-stream",
+                                       "Mcp-Session-Id": sid})
+                self.assertEqual(s.resp.status, 200)
+                self.assertEqual(s.resp.headers["x-origin-name"], owner)
+                pinned.append(s)
+            doc = status(self.httpd)
+            self.assertEqual(member(doc, mine)["open_streams"], self.PINNED)
+            self.assertEqual(member(doc, other)["open_streams"], 0)
+            # the next new streams even the loads out first
+            for k in range(self.PINNED + 2):
+                s = RawClient(self.httpd.port, "/events?rate=1",
+                              headers=SSE)
+                self.assertEqual(s.resp.status, 200)
+                fresh.append(s.resp.headers["x-origin-name"])
+                pinned.append(s)
+            doc = status(self.httpd)
+        finally:
+            for s in pinned:
+                s.close()
+        self.assertEqual(fresh[:self.PINNED], [other.name] * self.PINNED,
+                         fresh)
+        self.assertEqual(sorted(fresh[self.PINNED:]), ["m1", "m2"], fresh)
+        self.assertEqual([member(doc, o)["open_streams"] for o in self.o],
+                         [self.PINNED + 1] * 2)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
