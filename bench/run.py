@@ -74,7 +74,11 @@ class Direct:
         pass
 
 
-def httpd_conf(origin, sse, sse_async=True):
+# The slow start window of the storm's run with one (SSEProxySlowStart).
+SLOW_START_S = 30
+
+
+def httpd_conf(origin, sse, sse_async=True, slow_start=False):
     route = """
 <Proxy balancer://bench>
     BalancerMember {origin} {member_opts}
@@ -91,14 +95,18 @@ def httpd_conf(origin, sse, sse_async=True):
            else "SetEnv no-gzip 1")
     mpm = ("AsyncRequestWorkerFactor %d\n" % ASYNC_FACTOR
            if sse and sse_async else "")
+    if slow_start:
+        route = "SSEProxySlowStart %ds\n" % SLOW_START_S + route
     return "ProxyTimeout 86400\n" + mpm + route
 
 
 class Httpd:
-    def __init__(self, work, origin, sse, sse_async=True):
+    def __init__(self, work, origin, sse, sse_async=True, slow_start=False):
         self.name = ("mod_proxy_http" if not sse else "mod_sse_proxy"
                      if sse_async else "mod_sse_proxy-sync")
-        conf = httpd_conf(origin, sse, sse_async)
+        if slow_start:
+            self.name += "-slowstart"
+        conf = httpd_conf(origin, sse, sse_async, slow_start)
         mpm = MPM_ASYNC if sse and sse_async else MPM
         self.h = harness.Httpd(work, conf, timeout=86400,
                                extra_modules=[("env_module", "mod_env.so")],
@@ -228,6 +236,8 @@ def make_proxies(work, origin, which):
             yield Httpd(work, origin, True)
         elif kind == "mod_sse_proxy-sync":
             yield Httpd(work, origin, True, sse_async=False)
+        elif kind == "mod_sse_proxy-slowstart":
+            yield Httpd(work, origin, True, slow_start=True)
         elif kind == "mod_proxy_http":
             yield Httpd(work, origin, False)
         elif kind == "nginx":
@@ -338,12 +348,29 @@ def scenario_concurrency(work, q, rows):
         origin.stop()
 
 
+# (client mode, proxy) of the storm's runs; the last one has a slow start
+STORM_CASES = [("naive", "mod_proxy_http"), ("eventsource", "mod_proxy_http"),
+               ("eventsource", "mod_sse_proxy"),
+               ("eventsource", "mod_sse_proxy-slowstart")]
+
+
+def origin_peak(origin, back_at):
+    """The stream requests the origin got once it was back (at back_at,
+    on the monotonic clock its log uses): the most in one second, and
+    how many in the first 10 s."""
+    per_s = {}
+    for req in origin.requests():
+        t = req["ms"] / 1000.0 - back_at
+        if t >= 0 and req.get("path", "").startswith("/events"):
+            per_s[int(t)] = per_s.get(int(t), 0) + 1
+    return (max(per_s.values(), default=0),
+            sum(n for s, n in per_s.items() if s < 10))
+
+
 def scenario_storm(work, q, rows, timelines):
     clients, outage, after = (100, 4, 6) if q else (1000, 30, 45)
     settle = 3 if q else 10
-    cases = [("naive", "mod_proxy_http"), ("eventsource", "mod_proxy_http"),
-             ("eventsource", "mod_sse_proxy")]
-    for mode, kind in cases:
+    for mode, kind in STORM_CASES:
         origin = harness.Origin(work, "origin")
         p = next(make_proxies(work, origin, [kind]))
         try:
@@ -393,11 +420,14 @@ def scenario_storm(work, q, rows, timelines):
                     recovered_at = i
                     break
             es = r.get("eventsource", {})
+            back = origin_peak(origin, t0 + outage)
             rows.append({
                 "clients": label, "n": clients, "outage_s": outage,
                 "requests_to_proxy_during_outage": reqs_outage,
                 "requests_to_origin_during_outage": origin_reqs,
                 "peak_requests_per_s": peak,
+                "origin_peak_requests_per_s_after_return": back[0],
+                "origin_requests_first_10s_after_return": back[1],
                 "streaming_at_end_pct": round(
                     100.0 * es.get("clients_streaming_at_end",
                                    r["streams_open_at_end"]) / clients, 1),
@@ -644,7 +674,13 @@ def report(args, results, timelines, started, ran=None):
                   "WHATWG rules (obey `retry:`, send `Last-Event-ID`, fail "
                   "for good on a non-200 or non-event-stream answer, stop "
                   "on 204). Requests to the origin during the outage are "
-                  "the ones that reached it (its own count).", "",
+                  "the ones that reached it (its own count). The last run "
+                  "adds `SSEProxySlowStart %ds`: the origin, the only "
+                  "member, takes a share of the returning crowd that grows "
+                  "over that window, and the rest are told to come back; "
+                  "`origin_peak_requests_per_s_after_return` is the most "
+                  "stream requests the origin got in one second once it was "
+                  "back (its log)." % SLOW_START_S, "",
                   md_table(st)]
         series = {}
         for label, tl in timelines.items():
@@ -835,9 +871,7 @@ def main():
                 results[name] = [{k: num(v) for k, v in row.items()}
                                  for row in csv.DictReader(f)]
     if "storm" in results and not timelines:
-        for mode, kind in (("naive", "mod_proxy_http"),
-                           ("eventsource", "mod_proxy_http"),
-                           ("eventsource", "mod_sse_proxy")):
+        for mode, kind in STORM_CASES:
             path = os.path.join(outdir, "storm-timeline-%s-%s.csv" % (mode, kind))
             if os.path.exists(path):
                 with open(path) as f:
