@@ -40,7 +40,7 @@ class H2Client:
     """One HTTP/2 connection (prior knowledge on h2c, ALPN on TLS) that
     opens GET streams and reads what each one receives."""
 
-    def __init__(self, port, tls):
+    def __init__(self, port, tls, reads=True):
         sock = socket.create_connection(("127.0.0.1", port), 5)
         if tls:
             ctx = ssl.create_default_context()
@@ -57,6 +57,9 @@ class H2Client:
                                              header_encoding="utf-8"))
         self.conn.initiate_connection()
         self.flush()
+        # reads=False: DATA is never acknowledged, so the flow-control
+        # windows close, as for a client that stopped reading
+        self.reads = reads
         self.status = {}
         self.body = {}
         self.ended = {}
@@ -97,8 +100,9 @@ class H2Client:
                     self.status[ev.stream_id] = dict(ev.headers)[":status"]
                 elif isinstance(ev, h2.events.DataReceived):
                     self.body[ev.stream_id] += ev.data
-                    self.conn.acknowledge_received_data(
-                        ev.flow_controlled_length, ev.stream_id)
+                    if self.reads:
+                        self.conn.acknowledge_received_data(
+                            ev.flow_controlled_length, ev.stream_id)
                 elif isinstance(ev, (h2.events.StreamEnded,
                                      h2.events.StreamReset)):
                     self.ended[ev.stream_id] = ev
@@ -206,6 +210,25 @@ LogLevel warn sse_proxy:info
         print("\nRST_STREAM before the head (%s): backend closed after "
               "%.0f ms" % ("h2" if self.tls else "h2c", after * 1000),
               file=sys.stderr)
+
+    def test_reset_of_a_stream_that_stopped_reading(self):
+        # the windows close at 64 KiB, mod_http2's buffer for the stream
+        # fills, and the stream's writes wait in mod_http2, not in the
+        # relay's own wait
+        tag = "stalled-%s" % self.tls
+        c = H2Client(self.httpd.port, self.tls, reads=False)
+        self.addCleanup(c.close)
+        sid = c.get("/events?rate=200&size=2000&m=%s" % tag)
+        conn = self.backend_conn(tag)
+        c.read_until(lambda: len(c.body[sid]) >= 60000)
+        time.sleep(1.5)
+        left = time.monotonic()
+        c.reset(sid)
+        after = self.closed_within([conn], left, "the stalled stream")
+        self.assertLess(after, BOUND)
+        print("\nRST_STREAM of a stream that stopped reading (%s): backend "
+              "closed after %.0f ms" % ("h2" if self.tls else "h2c",
+                                        after * 1000), file=sys.stderr)
 
     def test_closed_connection_frees_every_backend(self):
         tag = "close-%s" % self.tls
