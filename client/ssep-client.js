@@ -253,7 +253,8 @@ class SSEClient extends EventTarget {
           if (res.ok || (status < 500 && ![401, 403, 404, 408, 429].includes(status))) {
             return end(status === 204 ? 'no-content' : res.ok ? 'not-event-stream' : 'http-error', { status });
           }
-          return failed({ class: classify(status), status, after: 1000 * res.headers.get('retry-after') });
+          const after = 1000 * res.headers.get('retry-after');
+          return failed({ class: classify(status), status, after: after > 0 ? after : 0 });
         }
         opened('sse', t0, status);
         parser.reset();
