@@ -76,6 +76,8 @@ typedef struct {
     int         session_cache_set;
     const char *state_cache;        /* SSEProxyStateCache, NULL: no fleet */
     int         state_cache_set;
+    apr_int64_t slow_start_ms;      /* SSEProxySlowStart, 0: off */
+    int         slow_start_ms_set;
 } sse_server_conf;
 
 extern module AP_MODULE_DECLARE_DATA sse_proxy_module;
@@ -94,5 +96,7 @@ apr_size_t sse_conf_max_event_size(const sse_dir_conf *c);
 int sse_conf_async(const sse_dir_conf *c);
 apr_off_t sse_conf_body_buffer(const sse_dir_conf *c);
 int sse_conf_websocket(const sse_dir_conf *c);
+/* SSEProxySlowStart of server s, in ms (0: off). */
+apr_int64_t sse_conf_slow_start_ms(server_rec *s);
 
 #endif
