@@ -80,9 +80,11 @@ static int can_suspend(request_rec *r)
     if (c->master) {
         if (apr_atomic_cas32(&said_h2, 1, 0) == 0)
             ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                          "SSE00052: SSEProxyAsync: HTTP/2 streams keep a "
-                          "worker thread each (only HTTP/1.x connections "
-                          "can be suspended)");
+                          "SSE00052: SSEProxyAsync: HTTP/2 streams keep "
+                          "one of mod_http2's worker threads each "
+                          "(mod_http2 runs a stream to its end on one; "
+                          "H2MaxWorkers bounds the streams a child relays "
+                          "at once)");
         return 0;
     }
     /* Suspension only works on the MPM's asynchronous path: not for
