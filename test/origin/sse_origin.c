@@ -2382,7 +2382,7 @@ static void handle_request(struct conn *c, const struct req *r)
                     "method not allowed\n", 19, 0);
         return;
     }
-    if (!get && !head && !(post && rt == R_CONTROL)) {
+    if (!get && !head && !(post && (rt == R_CONTROL || rt == R_EVENTS))) {
         respond(c, r, 405, "text/plain",
                 "Allow: GET, HEAD, POST, OPTIONS\r\n",
                 "method not allowed\n", 19, 0);

@@ -1,0 +1,289 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Seamless failover (SSEProxyResume): a member killed under hundreds of
+streams, in both relay modes.  The clients keep their connections and see
+every event once; a backend that never comes back ends the streams with
+retry: after the window; a stream without ids and a POST stream are not
+resumed."""
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Httpd, Origin, RawClient, parse_events  # noqa: E402
+
+# What a member's death legitimately logs at warn and above: connections
+# refused and the member put in error by mod_proxy, the policy's backoff
+# decisions.
+ALLOWED = [r"AH0095[79]", r"AH01114", r"AH00940", r"AH01102", r"AH01097",
+           r"SSE0000[24]", r"SSE0003\d", r"AH10187", r"AH0116[57]",
+           r"AH01170"]
+
+CONF = """
+AsyncRequestWorkerFactor 200
+<Proxy balancer://pair>
+    BalancerMember {o1}
+    BalancerMember {o2}
+</Proxy>
+<Proxy balancer://one>
+    BalancerMember {o1}
+</Proxy>
+ProxyPass /pair balancer://pair
+ProxyPass /one balancer://one
+<LocationMatch "^/(pair|one)/">
+    SSEProxy On
+    SSEProxyAsync {mode}
+    SSEProxyHeartbeat 1
+    SSEProxyResume On {window}
+</LocationMatch>
+<Location /sse-status>
+    SetHandler sse-proxy-status
+</Location>
+LogLevel warn sse_proxy:info
+"""
+
+
+def dechunk(raw):
+    body, pos = b"", 0
+    while True:
+        end = raw.find(b"\r\n", pos)
+        if end < 0:
+            return body, False
+        size = int(raw[pos:end].split(b";")[0], 16)
+        if size == 0:
+            return body, True
+        if len(raw) < end + 2 + size:
+            return body + raw[end + 2:], False
+        body += raw[end + 2:end + 2 + size]
+        pos = end + 2 + size + 2
+
+
+class Fleet:
+    """Many raw HTTP/1.1 stream clients on one selector; remembers which
+    connections the server closed."""
+
+    def __init__(self, port, path, n):
+        self.sel = selectors.DefaultSelector()
+        self.raw = {}
+        self.closed = set()
+        request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Accept: text/event-stream\r\n\r\n" % path).encode()
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port), 10)
+            s.setblocking(False)
+            s.sendall(request)
+            self.raw[s] = b""
+            self.sel.register(s, selectors.EVENT_READ)
+
+    def pump(self, until, timeout):
+        deadline = time.monotonic() + timeout
+        while not until(self):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            for key, _ in self.sel.select(min(left, 0.5)):
+                try:
+                    data = key.fileobj.recv(65536)
+                except BlockingIOError:
+                    continue
+                except ConnectionResetError:
+                    data = b""
+                if data:
+                    self.raw[key.fileobj] += data
+                else:
+                    self.sel.unregister(key.fileobj)
+                    self.closed.add(key.fileobj)
+        return True
+
+    def bodies(self):
+        """(body, complete) of each stream."""
+        out = []
+        for raw in self.raw.values():
+            _, _, rest = raw.partition(b"\r\n\r\n")
+            out.append(dechunk(rest))
+        return out
+
+    def close(self):
+        for s in self.raw:
+            s.close()
+        self.sel.close()
+
+
+def ids(body):
+    return [int(e["id"]) for e in parse_events(body) if "id" in e]
+
+
+def last_id(raw):
+    """The last complete event's id in a raw (chunked) response so far."""
+    body, _ = dechunk(raw.partition(b"\r\n\r\n")[2])
+    got = ids(body[:body.rfind(b"\n\n") + 2])
+    return got[-1] if got else 0
+
+
+def kill(origin):
+    """SIGKILL: the backend dies without a word, as a crashed one does."""
+    os.kill(origin.proc.pid, signal.SIGKILL)
+    origin.proc.wait(10)
+
+
+class ResumeBase(unittest.TestCase):
+    mode = "On"
+    window = 10
+    servers, threads = 2, 16
+
+    def setUp(self):
+        self.work = harness.workdir()
+        self.o = [Origin(self.work, "m1"), Origin(self.work, "m2")]
+        self.httpd = Httpd(self.work, CONF.format(
+            o1=self.o[0].url, o2=self.o[1].url, mode=self.mode,
+            window=self.window), servers=self.servers,
+            threads=self.threads).start()
+
+    def tearDown(self):
+        self.httpd.stop()
+        for o in self.o:
+            o.stop()
+        bad = self.httpd.unexpected_log_lines(allowed=ALLOWED)
+        harness.remove_workdir(self.work, keep=bool(bad))
+        if bad:
+            raise AssertionError("unexpected error-log lines:\n"
+                                 + "\n".join(bad[:20]))
+
+    def status(self):
+        c = RawClient(self.httpd.port, "/sse-status?format=json")
+        try:
+            return json.loads(c.read_to_end())
+        finally:
+            c.close()
+
+    def served_by(self, path):
+        """The origin that got requests for path."""
+        return [o for o in self.o
+                if any(r["path"].startswith(path) for r in o.requests())]
+
+    def test_member_killed_under_500_clients(self):
+        n = 500
+        fleet = Fleet(self.httpd.port, "/pair/events?rate=4", n)
+        try:
+            self.assertTrue(fleet.pump(lambda f: all(
+                last_id(r) >= 2 for r in f.raw.values()), timeout=60),
+                "every stream gets its first events")
+            # byrequests spreads them over both members
+            self.assertEqual(len(self.served_by("/events")), 2)
+            at_kill = {s: last_id(r) for s, r in fleet.raw.items()}
+            kill(self.o[0])
+            # each stream goes on past where it was, from the survivor
+            self.assertTrue(fleet.pump(lambda f: all(
+                last_id(f.raw[s]) >= at_kill[s] + 12 for s in f.raw),
+                timeout=60), "every stream goes on after the kill")
+            self.assertEqual(fleet.closed, set(),
+                             "no client lost its connection")
+            for body, complete in fleet.bodies():
+                got = ids(body[:body.rfind(b"\n\n") + 2])
+                # every event once, in order: none lost, none repeated
+                self.assertEqual(got, list(range(1, len(got) + 1)))
+                self.assertFalse(complete)
+        finally:
+            fleet.close()
+        resumes = self.status()["resumes"]
+        self.assertGreaterEqual(resumes["attempted"], n // 4)
+        self.assertEqual(resumes["succeeded"], resumes["attempted"])
+        self.assertEqual(resumes["given_up"], 0)
+        # the survivor was asked with the ids the clients had
+        leids = [r["last_event_id"] for r in self.o[1].requests()
+                 if r["last_event_id"] != "-"]
+        self.assertGreaterEqual(len(leids), n // 4)
+        self.assertIn("SSE00092", self.httpd.error_log())
+
+    def test_backend_that_never_comes_back(self):
+        """After the window the clients get today's clean end: retry:, the
+        final chunk.  Meanwhile heartbeats keep them alive."""
+        fleet = Fleet(self.httpd.port, "/one/events?rate=4", 20)
+        try:
+            self.assertTrue(fleet.pump(lambda f: all(
+                last_id(r) >= 2 for r in f.raw.values()), timeout=30))
+            kill(self.o[0])
+            killed = time.monotonic()
+            self.assertTrue(fleet.pump(lambda f: len(f.closed) == 20
+                                       or all(dechunk(r.partition(
+                                           b"\r\n\r\n")[2])[1]
+                                           for r in f.raw.values()),
+                                       timeout=self.window + 30))
+            took = time.monotonic() - killed
+            for body, complete in fleet.bodies():
+                self.assertTrue(complete, body[-200:])
+                tail = body[body.rfind(b"\nid: "):]
+                self.assertIn(b"\nretry: ", tail)
+                self.assertIn(b": heartbeat", tail)
+                got = ids(body)
+                self.assertEqual(got, list(range(1, len(got) + 1)))
+        finally:
+            fleet.close()
+        self.assertGreaterEqual(took, self.window - 1)
+        self.assertLess(took, self.window + 20)
+        resumes = self.status()["resumes"]
+        self.assertEqual(resumes["given_up"], 20)
+        self.assertEqual(resumes["succeeded"], 0)
+        self.assertIn("SSE00093", self.httpd.error_log())
+
+    def end_at_kill(self, method, path, body=b""):
+        """A stream the proxy must not resume: killed, it ends at once with
+        retry:, and the other member never hears of it."""
+        headers = {"Accept": "text/event-stream"}
+        if method == "POST":
+            headers.update({"Content-Type": "application/json",
+                            "Content-Length": str(len(body))})
+        c = RawClient(self.httpd.port, path, headers=headers, method=method,
+                      body=body, timeout=30)
+        try:
+            c.read_until(lambda b: b.count(b"\n\n") >= 3)
+            serving = self.served_by("/events")
+            self.assertEqual(len(serving), 1)
+            other = [o for o in self.o if o is not serving[0]][0]
+            kill(serving[0])
+            killed = time.monotonic()
+            body = c.read_to_end(timeout=30)
+            took = time.monotonic() - killed
+        finally:
+            c.close()
+        self.assertTrue(c.resp.complete)
+        self.assertIn(b"\nretry: ", body[-200:])
+        self.assertLess(took, 5)
+        self.assertEqual([r for r in other.requests()
+                          if r["path"].startswith("/events")], [])
+        self.assertEqual(self.status()["resumes"]["attempted"], 0)
+        return body
+
+    def test_stream_without_ids_is_not_resumed(self):
+        self.end_at_kill("GET", "/pair/events?rate=10&noid=1")
+
+    def test_post_stream_is_not_replayed(self):
+        """A POST is not idempotent (an LLM generation, a tool call): the
+        proxy never sends it to a second member, even with ids; the client
+        gets the clean end and decides."""
+        self.end_at_kill("POST", "/pair/events?rate=10", b'{"prompt":"x"}')
+        self.assertIn("SSE00094", self.httpd.error_log())
+
+
+class ResumeThreadFreeTest(ResumeBase):
+    """SSEProxyAsync On: the wait between tries holds no thread."""
+    mode = "On"
+    window = 4
+
+
+class ResumeSyncTest(ResumeBase):
+    """SSEProxyAsync Off: each stream keeps its thread, resumes included."""
+    mode = "Off"
+    window = 4
+    servers, threads = 2, 300
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
