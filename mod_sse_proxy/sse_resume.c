@@ -52,6 +52,29 @@ static ssep_class class_of_break(const sse_stream *st, sse_end_reason why,
     return ssep_classify(0, cond, NULL);
 }
 
+/* The URL mod_proxy mapped the request to, before a member was picked:
+ * mod_proxy_balancer rewrote r->filename to the member's URL (its name,
+ * then the path, then the query), and the balancer's name takes its
+ * place again.  NULL when that cannot be told. */
+static const char *route_url(sse_stream *st)
+{
+    request_rec *r = st->r;
+    const char *url, *name = st->worker->s->name_ex;
+    apr_size_t len = strlen(name);
+    const char *balancer = sse_request_balancer(r);
+
+    if (!r->filename || strncmp(r->filename, "proxy:", 6))
+        return NULL;
+    url = r->filename + 6;
+    /* without the query: canonicalizing the URL adds r->args again */
+    url = apr_pstrmemdup(r->pool, url, strcspn(url, "?"));
+    if (!*balancer)
+        return url;
+    if (ap_cstr_casecmpn(url, name, len))
+        return NULL;
+    return apr_pstrcat(r->pool, balancer, url + len, NULL);
+}
+
 /* Why this stream is not resumed, or NULL when it may be. */
 static const char *not_resumable(sse_stream *st)
 {
@@ -64,7 +87,7 @@ static const char *not_resumable(sse_stream *st)
         return "its request had a body";
     if (sse_sessions_pinned(r))
         return "its session lives on that member only";
-    if (!r->filename || strncmp(r->filename, "proxy:", 6))
+    if (!st->resume_url)
         return "its route is not known";
     return NULL;
 }
@@ -150,7 +173,7 @@ static int try_member(sse_stream *st, const char *last_id,
     proxy_worker *worker = NULL;
     proxy_balancer *balancer = NULL;
     proxy_conn_rec *backend = NULL;
-    char *url = apr_pstrdup(r->pool, r->filename + 6);
+    char *url = apr_pstrdup(r->pool, st->resume_url);
     const char *scheme;
     sse_target t;
     sse_attempt_failure fail = { SSEP_COND_NONE, 0 };
@@ -252,6 +275,10 @@ static const sse_relay_resumer resumer = { broke, attempt };
 
 void sse_resume_offer(sse_stream *st, sse_relay *rl)
 {
-    if (sse_conf_resume_window(st->dconf) > 0 && !st->ws)
+    if (sse_conf_resume_window(st->dconf) > 0 && !st->ws) {
+        /* known now: a resume's pick rewrites r->filename again */
+        if (!st->resume_url)
+            st->resume_url = route_url(st);
         sse_relay_resumable(rl, &resumer, st);
+    }
 }

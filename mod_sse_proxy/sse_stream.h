@@ -49,6 +49,7 @@ typedef struct sse_stream {
     int                 resume_class;
     apr_int64_t         resume_delay;
     apr_uint64_t        resume_rng;
+    const char         *resume_url;  /* the route's URL, member not picked */
 } sse_stream;
 
 /* The stream state of r, created on first use. */
