@@ -133,9 +133,10 @@ def kill(origin):
     origin.proc.wait(10)
 
 
-class ResumeBase(unittest.TestCase):
+class ResumeBase:
+    """The tests, run in each relay mode by the classes below."""
     mode = "On"
-    window = 10
+    window = 4
     servers, threads = 2, 16
 
     def setUp(self):
@@ -156,32 +157,48 @@ class ResumeBase(unittest.TestCase):
             raise AssertionError("unexpected error-log lines:\n"
                                  + "\n".join(bad[:20]))
 
-    def status(self):
-        c = RawClient(self.httpd.port, "/sse-status?format=json")
+    def status(self, fmt="json"):
+        c = RawClient(self.httpd.port, "/sse-status?format=" + fmt)
         try:
-            return json.loads(c.read_to_end())
+            body = c.read_to_end().decode()
         finally:
             c.close()
+        return json.loads(body) if fmt == "json" else body
 
-    def served_by(self, path):
-        """The origin that got requests for path."""
-        return [o for o in self.o
-                if any(r["path"].startswith(path) for r in o.requests())]
+    def assert_resumes_shown(self, attempted, succeeded, given_up):
+        """The same counts in every format of the status page."""
+        self.assertEqual(self.status()["resumes"],
+                         {"attempted": attempted, "succeeded": succeeded,
+                          "given_up": given_up})
+        prom = self.status("prometheus")
+        for name, value in (("attempted", attempted),
+                            ("succeeded", succeeded),
+                            ("given_up", given_up)):
+            self.assertIn("\nsse_proxy_resumes_%s_total %d\n" % (name, value),
+                          prom)
+        html = self.status("html")
+        self.assertIn("<th>resumes attempted</th><th>succeeded</th>"
+                      "<th>given up</th></tr>\n<tr><td>%d</td><td>%d</td>"
+                      "<td>%d</td>" % (attempted, succeeded, given_up), html)
 
-    def test_member_killed_under_500_clients(self):
-        n = 500
-        fleet = Fleet(self.httpd.port, "/pair/events?rate=4", n)
+    def survive_kill(self, path, n, more):
+        """n streams of path over both members; one member killed: each
+        stream gets `more` events past where it was, on its connection,
+        every event once and in order.  Returns the streams' count on the
+        killed member."""
+        fleet = Fleet(self.httpd.port, path, n)
         try:
             self.assertTrue(fleet.pump(lambda f: all(
                 last_id(r) >= 2 for r in f.raw.values()), timeout=60),
                 "every stream gets its first events")
             # byrequests spreads them over both members
             self.assertEqual(len(self.served_by("/events")), 2)
+            on_killed = len(self.o[0].requests())
             at_kill = {s: last_id(r) for s, r in fleet.raw.items()}
             kill(self.o[0])
             # each stream goes on past where it was, from the survivor
             self.assertTrue(fleet.pump(lambda f: all(
-                last_id(f.raw[s]) >= at_kill[s] + 12 for s in f.raw),
+                last_id(f.raw[s]) >= at_kill[s] + more for s in f.raw),
                 timeout=60), "every stream goes on after the kill")
             self.assertEqual(fleet.closed, set(),
                              "no client lost its connection")
@@ -192,15 +209,29 @@ class ResumeBase(unittest.TestCase):
                 self.assertFalse(complete)
         finally:
             fleet.close()
-        resumes = self.status()["resumes"]
-        self.assertGreaterEqual(resumes["attempted"], n // 4)
-        self.assertEqual(resumes["succeeded"], resumes["attempted"])
-        self.assertEqual(resumes["given_up"], 0)
-        # the survivor was asked with the ids the clients had
-        leids = [r["last_event_id"] for r in self.o[1].requests()
+        return on_killed
+
+    def served_by(self, path):
+        """The origin that got requests for path."""
+        return [o for o in self.o
+                if any(r["path"].startswith(path) for r in o.requests())]
+
+    def test_member_killed_under_500_clients(self):
+        on_killed = self.survive_kill("/pair/events?rate=4", 500, 12)
+        self.assertGreater(on_killed, 100)
+        self.assert_resumes_shown(on_killed, on_killed, 0)
+        # the survivor was asked for the rest, from the ids the clients had
+        asked = [r for r in self.o[1].requests()
                  if r["last_event_id"] != "-"]
-        self.assertGreaterEqual(len(leids), n // 4)
+        self.assertEqual(len(asked), on_killed)
+        self.assertTrue(all(int(r["last_event_id"]) >= 2 for r in asked))
         self.assertIn("SSE00092", self.httpd.error_log())
+
+    def test_replayed_events_are_not_repeated(self):
+        """A member that ignores Last-Event-ID sends the stream from its
+        start again: the client still sees each event once."""
+        on_killed = self.survive_kill("/pair/events?rate=20&replay=1", 40, 10)
+        self.assert_resumes_shown(on_killed, on_killed, 0)
 
     def test_backend_that_never_comes_back(self):
         """After the window the clients get today's clean end: retry:, the
@@ -211,6 +242,11 @@ class ResumeBase(unittest.TestCase):
                 last_id(r) >= 2 for r in f.raw.values()), timeout=30))
             kill(self.o[0])
             killed = time.monotonic()
+            if self.mode == "On":
+                # between tries the streams hold no thread
+                fleet.pump(lambda f: False, timeout=1.5)
+                streams = self.status()["streams"]
+                self.assertGreaterEqual(streams["waiting"], 20, streams)
             self.assertTrue(fleet.pump(lambda f: len(f.closed) == 20
                                        or all(dechunk(r.partition(
                                            b"\r\n\r\n")[2])[1]
@@ -228,9 +264,7 @@ class ResumeBase(unittest.TestCase):
             fleet.close()
         self.assertGreaterEqual(took, self.window - 1)
         self.assertLess(took, self.window + 20)
-        resumes = self.status()["resumes"]
-        self.assertEqual(resumes["given_up"], 20)
-        self.assertEqual(resumes["succeeded"], 0)
+        self.assert_resumes_shown(20, 0, 20)
         self.assertIn("SSE00093", self.httpd.error_log())
 
     def end_at_kill(self, method, path, body=b""):
@@ -272,16 +306,14 @@ class ResumeBase(unittest.TestCase):
         self.assertIn("SSE00094", self.httpd.error_log())
 
 
-class ResumeThreadFreeTest(ResumeBase):
+class ResumeThreadFreeTest(ResumeBase, unittest.TestCase):
     """SSEProxyAsync On: the wait between tries holds no thread."""
     mode = "On"
-    window = 4
 
 
-class ResumeSyncTest(ResumeBase):
+class ResumeSyncTest(ResumeBase, unittest.TestCase):
     """SSEProxyAsync Off: each stream keeps its thread, resumes included."""
     mode = "Off"
-    window = 4
     servers, threads = 2, 300
 
 

@@ -1392,7 +1392,7 @@ struct sopts {
     uint64_t count, size, start, first_delay_ms, silent_ms, head_delay_ms;
     uint64_t gap_after, gap_ms, status, close_after, huge, huge_at, retry;
     int has_count, has_gap_after, has_gap_ms, has_status, has_huge, has_retry;
-    int noid, close_mid, comment, crlf, te_close;
+    int noid, close_mid, comment, crlf, te_close, replay;
     char type[MAX_TYPE];
     char location[MAX_HVAL + 1], set_cookie[MAX_HVAL + 1];
 };
@@ -1448,6 +1448,8 @@ static int parse_stream_opts(struct slice q, struct sopts *o, char *err,
             o->has_retry = 1;
         } else if (slice_eq(k, "noid")) {
             bad = param_bool(&qp, &o->noid);
+        } else if (slice_eq(k, "replay")) {
+            bad = param_bool(&qp, &o->replay);
         } else if (slice_eq(k, "close_mid")) {
             bad = param_bool(&qp, &o->close_mid);
         } else if (slice_eq(k, "comment")) {
@@ -1497,7 +1499,8 @@ static void stream_init(struct stream *s, const struct sopts *o,
 
     s->start = o->start;
     s->next_id = o->start;
-    if (r->lei.p && sse_parse_u64(r->lei.p, r->lei.n, &lei) == 0 && lei < UINT64_MAX)
+    if (!o->replay && r->lei.p && sse_parse_u64(r->lei.p, r->lei.n, &lei) == 0
+        && lei < UINT64_MAX)
         s->next_id = lei + 1;
     s->has_end = o->has_count;
     s->end_id = o->count > UINT64_MAX - o->start ? UINT64_MAX : o->start + o->count;
