@@ -49,7 +49,8 @@ CustomLog "{root}/notes.log" ssenotes
 TOP = {"version": str, "uptime_seconds": int, "streams": dict,
        "relayed": dict, "first_event": dict, "event_latency": dict,
        "errors": dict, "ends": dict,
-       "answers": dict, "fleet": dict, "members": list, "policy": dict}
+       "answers": dict, "resumes": dict, "fleet": dict, "members": list,
+       "policy": dict}
 MEMBER = {"balancer": str, "member": str, "state": (str, type(None)),
           "usable": (bool, type(None)), "last_class": (str, type(None)),
           "consecutive_failures": int, "status_streak": int, "gave_up": bool, "delay_ms": int,
@@ -84,6 +85,10 @@ def check_schema(test, doc):
     test.assertEqual(set(doc["ends"]), {"backend", "client", "idle", "oversize",
                                         "premature", "error", "shutdown"})
     test.assertEqual(set(doc["answers"]), {"retry", "no_content", "unavailable"})
+    test.assertEqual(set(doc["resumes"]), {"attempted", "succeeded",
+                                           "given_up"})
+    for k in doc["resumes"]:
+        test.assertIsInstance(doc["resumes"][k], int, k)
     # outside a fleet (test_fleet.py checks the rest)
     test.assertEqual(doc["fleet"], {"store": None, "state": "none"})
     for m in doc["members"]:
