@@ -822,14 +822,15 @@ static int break_off(relay *rl)
         || !client_at_boundary(rl) || !(id = client_last_id(rl)))
         return 0;
     /* whole events read before the break go out (the filters copy what
-     * they keep) before the read brigade goes with its connection */
+     * they keep), and the read brigade's buckets, of the backend
+     * connection's allocator, go before the connection may */
     if (rl->unflushed && pass_out(rl, 1) < 0)
         return 0;
+    apr_brigade_cleanup(rl->in);
     at = rl->resumer->broke(rl->resumer_baton, res->end, res->backend_error,
                             id);
     if (!at)
         return 0;
-    apr_brigade_cleanup(rl->in);
     if (rl->skipping) {
         /* the parser stands in an event the client never saw */
         apr_brigade_cleanup(rl->held);
