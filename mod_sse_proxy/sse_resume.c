@@ -22,6 +22,7 @@
 #include "mod_proxy.h"
 
 #include "ssepolicy.h"
+#include "sse_async.h"
 #include "sse_backend.h"
 #include "sse_config.h"
 #include "sse_exchange.h"
@@ -192,8 +193,11 @@ static int try_member(sse_stream *st, const char *last_id,
         scheme = "https";
     else
         return SSE_RESUME_GIVE_UP;
-    if (ap_proxy_acquire_connection(scheme, &backend, worker, r->server)
-        != OK)
+    /* a stream waiting without a thread must not wait for a connection
+     * of an explicit max= on a worker either */
+    if (sse_async_pool_exhausted(r, worker)
+        || ap_proxy_acquire_connection(scheme, &backend, worker, r->server)
+           != OK)
         return SSE_RESUME_LATER;
     backend->is_ssl = !strcmp(scheme, "https");
     apr_table_set(r->headers_in, "Last-Event-ID", last_id);

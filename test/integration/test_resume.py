@@ -306,6 +306,33 @@ class ResumeBase:
         self.assertIn("SSE00094", self.httpd.error_log())
 
 
+class ResumeConfTest(unittest.TestCase):
+    """SSEProxyResume's arguments: a bad one stops httpd -t, naming it."""
+
+    def check(self, args):
+        work = harness.workdir()
+        try:
+            h = Httpd(work, "<Location /e>\n    SSEProxyResume %s\n"
+                            "</Location>\n" % args)
+            return h.check_config()
+        finally:
+            harness.remove_workdir(work)
+
+    def test_good(self):
+        for args in ("On", "Off", "on 1", "On 3600", "Off 30"):
+            rc, out = self.check(args)
+            self.assertEqual(rc, 0, out)
+
+    def test_bad(self):
+        for args, word in (("maybe", "maybe"), ("On 0", "'0'"),
+                           ("On 3601", "3601"), ("On 5s", "5s"),
+                           ("On -1", "-1")):
+            rc, out = self.check(args)
+            self.assertNotEqual(rc, 0, args)
+            self.assertIn("SSEProxyResume", out)
+            self.assertIn(word, out)
+
+
 class ResumeThreadFreeTest(ResumeBase, unittest.TestCase):
     """SSEProxyAsync On: the wait between tries holds no thread."""
     mode = "On"
