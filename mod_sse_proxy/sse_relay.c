@@ -926,16 +926,23 @@ sse_relay_state sse_relay_pump(sse_relay *rl)
 {
     int rc;
 
-    if (rl->resuming) {
-        rc = try_again(rl);
-        if (rc < 0)
-            return stop(rl, -1);
-        if (rc == 0)
-            return stopped_or_waiting(rl);
+    for (;;) {
+        if (rl->resuming) {
+            rc = try_again(rl);
+            if (rc < 0)
+                return stop(rl, -1);
+            if (rc == 0)
+                return stopped_or_waiting(rl);
+        }
+        rl->slice_left = SLICE;
+        rc = drain_backend(rl);
+        /* a try that is due at once (the first of a break) is made in
+         * this turn: a wait for the watcher's next look would be a gap
+         * the client sees */
+        if (rc >= 0 || !break_off(rl) || rl->resume_at > apr_time_now())
+            break;
     }
-    rl->slice_left = SLICE;
-    rc = drain_backend(rl);
-    if (rc < 0 && break_off(rl))
+    if (rl->resuming)
         return stopped_or_waiting(rl);
     if (rc <= 0)
         return stop(rl, rc);

@@ -93,53 +93,6 @@ static const char *not_resumable(sse_stream *st)
     return NULL;
 }
 
-static apr_time_t broke(void *baton, sse_end_reason why, apr_status_t err,
-                        const char *last_id)
-{
-    sse_stream *st = baton;
-    request_rec *r = st->r;
-    sse_server_conf *sc = server_conf(r);
-    apr_time_t now = apr_time_now();
-    apr_interval_time_t window = sse_conf_resume_window(st->dconf);
-    ssep_class cls = class_of_break(st, why, err);
-    const char *why_not = not_resumable(st);
-
-    if (why_not) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "SSE00094: stream from %s broke off after id %s; not "
-                      "resumed: %s", st->worker->s->name_ex, last_id,
-                      why_not);
-        return 0;
-    }
-    /* A member that breaks each resumed stream again must not keep the
-     * client forever: breaks within one window share it. */
-    if (!st->resume_since || now - st->resume_since >= window) {
-        st->resume_since = now;
-        st->resume_tries = 0;
-        st->resume_delay = 0;
-        ssep_rng_seed(&st->resume_rng, (apr_uint64_t)now
-                                       ^ (apr_uint64_t)(apr_uintptr_t)st);
-    }
-    st->resume_class = cls;
-    SSE_STAT_ADD(resumes_attempted, 1);
-    /* backed off first, so that the next pick goes elsewhere */
-    sse_member_failure(r, st->worker, cls, &sc->policy);
-    apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, err, r,
-                  "SSE00090: stream from %s broke off (%s) after id %s; "
-                  "resuming it on a usable member", st->worker->s->name_ex,
-                  ssep_class_name(cls), last_id);
-    /* the old socket leaves the watch before it is closed: its number
-     * may be another stream's next */
-    if (st->waiter)
-        sse_waiter_forget_backend(st->waiter);
-    st->backend->close = 1;
-    ap_proxy_release_connection(st->scheme, st->backend, r->server);
-    st->backend = NULL;
-    /* at once: another member is probably usable now */
-    return now;
-}
-
 /* When to try next, within the window; 0 when the class's strategy has
  * no attempt left. */
 static apr_time_t next_try(sse_stream *st, apr_time_t now)
@@ -161,6 +114,59 @@ static apr_time_t next_try(sse_stream *st, apr_time_t now)
     st->resume_delay = ms;
     at = now + apr_time_from_msec(ms);
     return at < end ? at : end;
+}
+
+static apr_time_t broke(void *baton, sse_end_reason why, apr_status_t err,
+                        const char *last_id)
+{
+    sse_stream *st = baton;
+    request_rec *r = st->r;
+    sse_server_conf *sc = server_conf(r);
+    apr_time_t now = apr_time_now();
+    apr_interval_time_t window = sse_conf_resume_window(st->dconf);
+    ssep_class cls = class_of_break(st, why, err);
+    const char *why_not = not_resumable(st);
+    apr_time_t at;
+
+    if (why_not) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "SSE00094: stream from %s broke off after id %s; not "
+                      "resumed: %s", st->worker->s->name_ex, last_id,
+                      why_not);
+        return 0;
+    }
+    st->resume_class = cls;
+    /* A member that breaks each resumed stream again must not keep the
+     * client forever: breaks within one window share it, and only the
+     * first is tried again at once. */
+    if (!st->resume_since || now - st->resume_since >= window) {
+        st->resume_since = now;
+        st->resume_tries = 0;
+        st->resume_delay = 0;
+        ssep_rng_seed(&st->resume_rng, (apr_uint64_t)now
+                                       ^ (apr_uint64_t)(apr_uintptr_t)st);
+        at = now;
+    }
+    else if (!(at = next_try(st, now))) {
+        at = st->resume_since + window;
+    }
+    SSE_STAT_ADD(resumes_attempted, 1);
+    /* backed off first, so that the next pick goes elsewhere */
+    sse_member_failure(r, st->worker, cls, &sc->policy);
+    apr_table_setn(r->notes, "sse-class", ssep_class_name(cls));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, err, r,
+                  "SSE00090: stream from %s broke off (%s) after id %s; "
+                  "resuming it on a usable member", st->worker->s->name_ex,
+                  ssep_class_name(cls), last_id);
+    /* the old socket leaves the watch before it is closed: its number
+     * may be another stream's next */
+    if (st->waiter)
+        sse_waiter_forget_backend(st->waiter);
+    st->backend->close = 1;
+    ap_proxy_release_connection(st->scheme, st->backend, r->server);
+    st->backend = NULL;
+    /* the first try at once: another member is probably usable now */
+    return at;
 }
 
 /* One member, as mod_proxy would pick it for this request now. */
