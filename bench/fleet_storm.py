@@ -215,7 +215,8 @@ def client_recovery_s(timelines, starts, back_wall, total, share=0.95):
 # one run
 # ---------------------------------------------------------------------
 def one_run(work, quick, shared, module, results_dir):
-    clients, outage, after = (200, 20, 45) if quick else (1000, 60, 120)
+    clients, outage, after = (100, 4, 6) if quick else (1000, 30, 45)
+    settle = 3 if quick else SETTLE_S
     label = "with shared state (redis)" if shared else "without shared state"
     tag = "with" if shared else "without"
     origin = harness.Origin(work, "origin")
@@ -235,7 +236,7 @@ def one_run(work, quick, shared, module, results_dir):
             % (label, NODES, clients, outage))
         cpu0 = sum(group_usage(n.pgid)["cpu_s"] for n in nodes)
         ramp = clients / float(CONNECT_RATE)
-        duration = SETTLE_S + outage + after
+        duration = settle + outage + after
         starts, tls, outs = [], [], []
         for i, n in enumerate(nodes):
             tl = os.path.join(work, "fleet-%s-%d.csv" % (tag, i))
@@ -250,7 +251,7 @@ def one_run(work, quick, shared, module, results_dir):
                 stderr=open(out + ".stderr", "w"), start_new_session=True))
             tls.append(tl)
             outs.append(out)
-        time.sleep(ramp + SETTLE_S)
+        time.sleep(ramp + settle)
         origin.control(mode="down", for_ms=outage * 1000)
         time.sleep(outage)
 

@@ -7,10 +7,14 @@ the same run, on this machine.
 
   bench/run.py [--quick] [--only latency,throughput,concurrency,storm,fleet,
                                 slowreaders,newcomers]
+               [--proxies direct,mod_sse_proxy,mod_sse_proxy-sync,
+                          mod_proxy_http,nginx]
 
 BENCH_QUICK=1 is --quick; BENCH_ONLY=fleet (a comma-separated list) is
---only.  The fleet storm (three nodes, with and without shared member
-state) is in bench/fleet_storm.py.
+--only; BENCH_PROXIES is --proxies, for the scenarios that compare setups
+(latency, throughput, concurrency, slowreaders, newcomers).  The fleet
+storm (three nodes, with and without shared member state) is in
+bench/fleet_storm.py.
 
 Every proxy relays the same sse-origin; sse-load (bench/sse_load.c) is the
 client.  Results go to bench/results/*.csv and docs/benchmarks.md (with
@@ -70,7 +74,11 @@ class Direct:
         pass
 
 
-def httpd_conf(origin, sse, sse_async=True):
+# The slow start window of the storm's run with one (SSEProxySlowStart).
+SLOW_START_S = 30
+
+
+def httpd_conf(origin, sse, sse_async=True, slow_start=False):
     route = """
 <Proxy balancer://bench>
     BalancerMember {origin} {member_opts}
@@ -87,14 +95,18 @@ def httpd_conf(origin, sse, sse_async=True):
            else "SetEnv no-gzip 1")
     mpm = ("AsyncRequestWorkerFactor %d\n" % ASYNC_FACTOR
            if sse and sse_async else "")
+    if slow_start:
+        route = "SSEProxySlowStart %ds\n" % SLOW_START_S + route
     return "ProxyTimeout 86400\n" + mpm + route
 
 
 class Httpd:
-    def __init__(self, work, origin, sse, sse_async=True):
+    def __init__(self, work, origin, sse, sse_async=True, slow_start=False):
         self.name = ("mod_proxy_http" if not sse else "mod_sse_proxy"
                      if sse_async else "mod_sse_proxy-sync")
-        conf = httpd_conf(origin, sse, sse_async)
+        if slow_start:
+            self.name += "-slowstart"
+        conf = httpd_conf(origin, sse, sse_async, slow_start)
         mpm = MPM_ASYNC if sse and sse_async else MPM
         self.h = harness.Httpd(work, conf, timeout=86400,
                                extra_modules=[("env_module", "mod_env.so")],
@@ -224,6 +236,8 @@ def make_proxies(work, origin, which):
             yield Httpd(work, origin, True)
         elif kind == "mod_sse_proxy-sync":
             yield Httpd(work, origin, True, sse_async=False)
+        elif kind == "mod_sse_proxy-slowstart":
+            yield Httpd(work, origin, True, slow_start=True)
         elif kind == "mod_proxy_http":
             yield Httpd(work, origin, False)
         elif kind == "nginx":
@@ -232,19 +246,25 @@ def make_proxies(work, origin, which):
 
 ALL = ["direct", "mod_sse_proxy", "mod_sse_proxy-sync", "mod_proxy_http",
        "nginx"]
+# --proxies: the setups the comparing scenarios run (all when empty)
+PROXIES = []
+
+
+def chosen(kinds):
+    return [k for k in kinds if not PROXIES or k in PROXIES]
 
 
 def scenario_latency(work, q, rows):
-    streams, duration = (100, 8) if q else (100, 30)
+    streams, duration = (100, 4) if q else (100, 30)
     origin = harness.Origin(work, "origin")
     try:
-        for p in make_proxies(work, origin, ALL):
+        for p in make_proxies(work, origin, chosen(ALL)):
             try:
                 log("latency: %s, %d streams x 100 events/s, %d s"
                     % (p.name, streams, duration))
                 r, cpu = measured(p, lambda: load(
                     p.port, "/events?rate=100&size=64", streams, duration,
-                    warmup=2))
+                    warmup=1 if q else 2))
                 lat = r["latency_us"]
                 rows.append({"proxy": p.name, "streams": streams,
                              "events": r["events"],
@@ -258,18 +278,18 @@ def scenario_latency(work, q, rows):
 
 
 def scenario_throughput(work, q, rows):
-    duration = 6 if q else 15
-    counts = [10, 100, 1000]
+    duration = 2 if q else 10
+    counts = [1000] if q else [10, 100, 1000]
     origin = harness.Origin(work, "origin")
     try:
-        for p in make_proxies(work, origin, ALL):
+        for p in make_proxies(work, origin, chosen(ALL)):
             try:
                 for n in counts:
                     log("throughput: %s, %d streams, as fast as possible"
                         % (p.name, n))
                     r, cpu = measured(p, lambda: load(
                         p.port, "/events?rate=0&size=64", n, duration,
-                        warmup=1))
+                        warmup=2 if q else 1))
                     if r["streams_established"] < n:
                         log("throughput: %s established %d of %d streams"
                             % (p.name, r["streams_established"], n))
@@ -287,11 +307,11 @@ def scenario_throughput(work, q, rows):
 
 
 def scenario_concurrency(work, q, rows):
-    steps = [1000, 2000] if q else [1000, 2500, 5000, 10000]
-    hold = 5 if q else 15
+    steps = [1000] if q else [1000, 2500, 5000, 10000]
+    hold = 3 if q else 15
     origin = harness.Origin(work, "origin")
     try:
-        for p in make_proxies(work, origin, ALL[1:]):
+        for p in make_proxies(work, origin, chosen(ALL[1:])):
             try:
                 base = group_usage(p.pgid)
                 for n in steps:
@@ -328,11 +348,29 @@ def scenario_concurrency(work, q, rows):
         origin.stop()
 
 
+# (client mode, proxy) of the storm's runs; the last one has a slow start
+STORM_CASES = [("naive", "mod_proxy_http"), ("eventsource", "mod_proxy_http"),
+               ("eventsource", "mod_sse_proxy"),
+               ("eventsource", "mod_sse_proxy-slowstart")]
+
+
+def origin_peak(origin, back_at):
+    """The stream requests the origin got once it was back (at back_at,
+    on the monotonic clock its log uses): the most in one second, and
+    how many in the first 10 s."""
+    per_s = {}
+    for req in origin.requests():
+        t = req["ms"] / 1000.0 - back_at
+        if t >= 0 and req.get("path", "").startswith("/events"):
+            per_s[int(t)] = per_s.get(int(t), 0) + 1
+    return (max(per_s.values(), default=0),
+            sum(n for s, n in per_s.items() if s < 10))
+
+
 def scenario_storm(work, q, rows, timelines):
-    clients, outage, after = (200, 15, 45) if q else (1000, 60, 120)
-    cases = [("naive", "mod_proxy_http"), ("eventsource", "mod_proxy_http"),
-             ("eventsource", "mod_sse_proxy")]
-    for mode, kind in cases:
+    clients, outage, after = (100, 4, 6) if q else (1000, 30, 45)
+    settle = 3 if q else 10
+    for mode, kind in STORM_CASES:
         origin = harness.Origin(work, "origin")
         p = next(make_proxies(work, origin, [kind]))
         try:
@@ -347,10 +385,10 @@ def scenario_storm(work, q, rows, timelines):
                 proc = subprocess.Popen(
                     [LOAD, "--port", str(p.port), "--path", path,
                      "--streams", str(clients), "--duration",
-                     str(outage + after + 10), "--mode", mode, "--quiet",
+                     str(settle + outage + after), "--mode", mode, "--quiet",
                      "--timeline", tl, "--connect-rate", "500",
                      "--json", out])
-                time.sleep(clients / 500.0 + 10)
+                time.sleep(clients / 500.0 + settle)
                 before = origin.stats()["total_requests"]
                 origin.control(mode="down", for_ms=outage * 1000)
                 t0 = time.monotonic()
@@ -370,7 +408,7 @@ def scenario_storm(work, q, rows, timelines):
             timelines[label] = series
             shutil.copy(tl, os.path.join(HERE, "results", "storm-timeline-%s-%s.csv"
                                          % (mode, kind)))
-            start_idx = int(clients / 500.0 + 10)
+            start_idx = int(clients / 500.0 + settle)
             outage_rows = series[start_idx:start_idx + outage]
             peak = max((int(x["requests_sent_in_second"]) for x in series[start_idx:]),
                        default=0)
@@ -382,11 +420,14 @@ def scenario_storm(work, q, rows, timelines):
                     recovered_at = i
                     break
             es = r.get("eventsource", {})
+            back = origin_peak(origin, t0 + outage)
             rows.append({
                 "clients": label, "n": clients, "outage_s": outage,
                 "requests_to_proxy_during_outage": reqs_outage,
                 "requests_to_origin_during_outage": origin_reqs,
                 "peak_requests_per_s": peak,
+                "origin_peak_requests_per_s_after_return": back[0],
+                "origin_requests_first_10s_after_return": back[1],
                 "streaming_at_end_pct": round(
                     100.0 * es.get("clients_streaming_at_end",
                                    r["streams_open_at_end"]) / clients, 1),
@@ -633,7 +674,13 @@ def report(args, results, timelines, started, ran=None):
                   "WHATWG rules (obey `retry:`, send `Last-Event-ID`, fail "
                   "for good on a non-200 or non-event-stream answer, stop "
                   "on 204). Requests to the origin during the outage are "
-                  "the ones that reached it (its own count).", "",
+                  "the ones that reached it (its own count). The last run "
+                  "adds `SSEProxySlowStart %ds`: the origin, the only "
+                  "member, takes a share of the returning crowd that grows "
+                  "over that window, and the rest are told to come back; "
+                  "`origin_peak_requests_per_s_after_return` is the most "
+                  "stream requests the origin got in one second once it was "
+                  "back (its log)." % SLOW_START_S, "",
                   md_table(st)]
         series = {}
         for label, tl in timelines.items():
@@ -765,7 +812,15 @@ def main():
                     default=bool(os.environ.get("BENCH_QUICK")))
     ap.add_argument("--only", default=os.environ.get("BENCH_ONLY") or
                     ",".join(SCENARIOS))
+    ap.add_argument("--proxies", default=os.environ.get("BENCH_PROXIES", ""),
+                    help="comma-separated setups for the scenarios that "
+                    "compare them (%s); the CSVs they write then hold only "
+                    "those" % ",".join(ALL))
     args = ap.parse_args()
+    PROXIES[:] = [k for k in args.proxies.split(",") if k]
+    if set(PROXIES) - set(ALL):
+        sys.exit("unknown setup(s): %s (known: %s)"
+                 % (", ".join(sorted(set(PROXIES) - set(ALL))), ", ".join(ALL)))
     unknown = set(args.only.split(",")) - set(SCENARIOS)
     if unknown:
         sys.exit("unknown scenario(s): %s (known: %s)"
@@ -800,10 +855,10 @@ def main():
                                            command_line(args))
             elif name == "slowreaders":
                 fairness.scenario_slowreaders(work, args.quick, rows,
-                                              make_proxies, load, log, FAIR)
+                                              make_proxies, load, log, chosen(FAIR))
             elif name == "newcomers":
                 fairness.scenario_newcomers(work, args.quick, rows,
-                                            make_proxies, LOAD, log, FAIR)
+                                            make_proxies, LOAD, log, chosen(FAIR))
             write_csv(os.path.join(outdir, name + ".csv"), rows)
             log("%s done: %s" % (name, json.dumps(rows)))
     finally:
@@ -816,9 +871,7 @@ def main():
                 results[name] = [{k: num(v) for k, v in row.items()}
                                  for row in csv.DictReader(f)]
     if "storm" in results and not timelines:
-        for mode, kind in (("naive", "mod_proxy_http"),
-                           ("eventsource", "mod_proxy_http"),
-                           ("eventsource", "mod_sse_proxy")):
+        for mode, kind in STORM_CASES:
             path = os.path.join(outdir, "storm-timeline-%s-%s.csv" % (mode, kind))
             if os.path.exists(path):
                 with open(path) as f:

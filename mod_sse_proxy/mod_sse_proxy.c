@@ -25,12 +25,14 @@
 #include "sse_config.h"
 #include "sse_cors.h"
 #include "sse_exchange.h"
+#include "sse_lbmethod_bystreams.h"
 #include "sse_members.h"
 #include "sse_nonblock.h"
 #include "sse_relay.h"
 #include "sse_fleet.h"
 #include "sse_reqbody.h"
 #include "sse_sessions.h"
+#include "sse_slow_start.h"
 #include "sse_stats.h"
 #include "sse_status.h"
 #include "sse_stream.h"
@@ -197,6 +199,12 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
         status = answer_here(r, worker, SSEP_CLASS_PROXY);
         goto cleanup;
     }
+    if (sse_slow_start_held(r, worker)) {
+        /* the member's share does not cover this stream yet, and no
+         * other member could take it: come back later */
+        status = answer_here(r, worker, SSEP_CLASS_PROXY);
+        goto cleanup;
+    }
     status = ap_proxy_acquire_connection(scheme, &backend, worker, r->server);
     if (status != OK)
         goto cleanup;
@@ -351,7 +359,6 @@ static void sse_register_hooks(apr_pool_t *p)
     /* ahead of mod_proxy_http, as mod_proxy_wstunnel does */
     static const char *const succ[] = { "mod_proxy_http.c", NULL };
 
-    (void)p;
     /* slotmem providers register in their own pre_config */
     static const char *const after_slotmem[] = { "mod_slotmem_shm.c", NULL };
     static const char *const balancer[] = { "mod_proxy_balancer.c", NULL };
@@ -372,6 +379,8 @@ static void sse_register_hooks(apr_pool_t *p)
                     APR_HOOK_FIRST);
     sse_ws_register_hooks();
     sse_async_register_hooks();
+    sse_slow_start_register_hooks();
+    sse_bystreams_register(p);
     sse_nonblock_register();
 }
 

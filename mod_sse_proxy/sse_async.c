@@ -35,6 +35,10 @@
 #include "sse_thread_mark.h"
 #include "sse_watcher.h"
 
+/* How many freed blocks building a stream leaves in its connection's
+ * allocator, measured: see give_back_spare_memory(). */
+#define SPARE_NODES 2
+
 APLOG_USE_MODULE(sse_proxy);
 
 /* How long a finished connection waits for the client to close first. */
@@ -76,9 +80,11 @@ static int can_suspend(request_rec *r)
     if (c->master) {
         if (apr_atomic_cas32(&said_h2, 1, 0) == 0)
             ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                          "SSE00052: SSEProxyAsync: HTTP/2 streams keep a "
-                          "worker thread each (only HTTP/1.x connections "
-                          "can be suspended)");
+                          "SSE00052: SSEProxyAsync: HTTP/2 streams keep "
+                          "one of mod_http2's worker threads each "
+                          "(mod_http2 runs a stream to its end on one; "
+                          "H2MaxWorkers bounds the streams a child relays "
+                          "at once)");
         return 0;
     }
     /* Suspension only works on the MPM's asynchronous path: not for
@@ -333,6 +339,32 @@ static apr_status_t free_unarmed(void *data)
     return APR_SUCCESS;
 }
 
+/* Reading the request, choosing a member and writing the response head
+ * borrow whole allocator blocks and free them again; the connection's
+ * allocator keeps freed blocks for reuse (MaxMemFree, 2 MiB by default),
+ * so a stream that then waits for hours would keep them too.  With the
+ * allocator's cache limited for a moment, taking blocks and freeing them
+ * hands the cached ones back to the system.  Debian's APR maps each block
+ * on its own: a block taken when none is cached costs a map and an unmap,
+ * once per stream. */
+static void give_back_spare_memory(conn_rec *c)
+{
+    apr_allocator_t *a = apr_pool_allocator_get(c->pool);
+    int i;
+
+    if (!a)
+        return;
+    apr_allocator_max_free_set(a, 1);
+    for (i = 0; i < SPARE_NODES; i++) {
+        apr_memnode_t *node = apr_allocator_alloc(a, 1);
+
+        if (!node)
+            break;
+        apr_allocator_free(a, node);
+    }
+    apr_allocator_max_free_set(a, ap_max_mem_free);
+}
+
 /* Runs the proxy handler (us included, as its scheme handler) in a way
  * that lets the stream continue without this thread. */
 static int async_handler(request_rec *r)
@@ -367,6 +399,7 @@ static int async_handler(request_rec *r)
     }
     apr_pool_cleanup_register(r->pool, st, free_unarmed,
                               apr_pool_cleanup_null);
+    give_back_spare_memory(r->connection);
     return SUSPENDED;
 }
 

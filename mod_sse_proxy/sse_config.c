@@ -8,6 +8,7 @@
 #include "sse_config.h"
 #include "sse_fleet.h"
 #include "sse_sessions.h"
+#include "sse_slow_start.h"
 
 void *sse_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -65,6 +66,7 @@ void *sse_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(failure_share);
     MERGE(session_cache);
     MERGE(state_cache);
+    MERGE(slow_start_ms);
     return c;
 }
 
@@ -153,6 +155,14 @@ static const char *set_resume(cmd_parms *cmd, void *dconf, const char *flag,
     c->resume_window_s = s;
     c->resume_set = 1;
     return NULL;
+}
+
+apr_int64_t sse_conf_slow_start_ms(server_rec *s)
+{
+    sse_server_conf *c = ap_get_module_config(s->module_config,
+                                              &sse_proxy_module);
+
+    return c ? c->slow_start_ms : 0;
 }
 
 apr_off_t sse_conf_body_buffer(const sse_dir_conf *c)
@@ -286,6 +296,21 @@ static const char *set_failure_share(cmd_parms *cmd, void *dconf,
     c->failure_share_set = 1;
     return sse_parse_percent(cmd->pool, cmd->cmd->name, arg,
                              &c->failure_share);
+}
+
+static const char *set_slow_start(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    sse_server_conf *c = server_conf(cmd);
+    const char *err;
+
+    (void)dconf;
+    c->slow_start_ms_set = 1;
+    err = sse_parse_slow_start(cmd->pool, cmd->cmd->name, arg,
+                               &c->slow_start_ms);
+    if (!err && c->slow_start_ms)
+        sse_slow_start_wanted();
+    return err;
 }
 
 static const char *star_with_credentials(cmd_parms *cmd)
@@ -460,6 +485,10 @@ const command_rec sse_cmds[] = {
                   "Largest share of a balancer's members that counted "
                   "statuses may keep out at once (default 10%; one member "
                   "always may)"),
+    AP_INIT_TAKE1("SSEProxySlowStart", set_slow_start, NULL, RSRC_CONF,
+                  "Time over which a member back from backoff gets a "
+                  "growing share of new streams, e.g. 30s, or off (the "
+                  "default)"),
     AP_INIT_TAKE1("SSEProxyGiveUp", set_giveup, NULL, RSRC_CONF | ACCESS_CONF,
                   "Answer to an EventSource once every member has given up: "
                   "204 (stop) or retry (default 204)"),

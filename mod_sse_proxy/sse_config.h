@@ -81,6 +81,8 @@ typedef struct {
     int         session_cache_set;
     const char *state_cache;        /* SSEProxyStateCache, NULL: no fleet */
     int         state_cache_set;
+    apr_int64_t slow_start_ms;      /* SSEProxySlowStart, 0: off */
+    int         slow_start_ms_set;
 } sse_server_conf;
 
 extern module AP_MODULE_DECLARE_DATA sse_proxy_module;
@@ -101,5 +103,7 @@ apr_off_t sse_conf_body_buffer(const sse_dir_conf *c);
 int sse_conf_websocket(const sse_dir_conf *c);
 /* 0 when streams are not resumed, else how long a broken stream may try */
 apr_interval_time_t sse_conf_resume_window(const sse_dir_conf *c);
+/* SSEProxySlowStart of server s, in ms (0: off). */
+apr_int64_t sse_conf_slow_start_ms(server_rec *s);
 
 #endif

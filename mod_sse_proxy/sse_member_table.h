@@ -46,6 +46,14 @@ typedef struct {
     apr_uint64_t attempts;
     apr_uint64_t outages;
     apr_uint64_t failures_by_class[SSEP_CLASS_COUNT];
+    /* Slow start (SSEProxySlowStart): the member's share of new streams
+     * grows from 0 at slow_start_from to all of it slow_start_ms later.
+     * A failure within the window continues the outage it came back
+     * from, whose count is kept in slow_start_failures. */
+    apr_time_t   slow_start_from;
+    apr_int64_t  slow_start_ms;    /* 0: no slow start */
+    apr_uint32_t slow_start_failures;
+    apr_uint64_t slow_start_held;  /* streams it was not given meanwhile */
     ssep_tracker tracker;
 } sse_member_state;
 

@@ -10,6 +10,7 @@
 #include "apr_strings.h"
 #include "util_mutex.h"
 
+#include "sse_balance.h"
 #include "sse_fleet_record.h"
 #include "sse_members.h"
 #include "sse_stats.h"
@@ -31,9 +32,13 @@ typedef struct {
 
 static shared_table *shared;
 
+/* The main server's SSEProxySlowStart, for outages another node of a
+ * fleet decided (they come with no request). */
+static apr_int64_t fleet_slow_start_ms;
+
 /* A module upgraded by a graceful restart finds the old table under the
  * old key and makes a new one: the layout is part of the name. */
-#define USERDATA_KEY "mod_sse_proxy:members:7"
+#define USERDATA_KEY "mod_sse_proxy:members:8"
 
 /* A name httpd allows must fit whole (sse_member_table.h). */
 typedef char balancer_name_fits[SSE_BALANCER_NAME_SIZE
@@ -56,6 +61,7 @@ apr_status_t sse_members_post_config(apr_pool_t *pconf, server_rec *s)
     apr_status_t rv;
 
     (void)pconf;
+    fleet_slow_start_ms = sse_conf_slow_start_ms(s);
     apr_pool_userdata_get((void **)&t, USERDATA_KEY, pproc);
     if (t && apr_shm_size_get(t->shm) >= size) {
         shared = t;
@@ -198,11 +204,48 @@ static sse_member_state *request_member(request_rec *r, proxy_worker *worker)
     return m;
 }
 
+/* Whether m is within its slow start window now. */
+static int in_slow_start(const sse_member_state *m, apr_time_t now)
+{
+    return m->slow_start_ms > 0
+           && sse_slow_start_share(m->slow_start_from, m->slow_start_ms,
+                                   now) < 1.0;
+}
+
+/* The outage of m ends: with a slow start, its share of new streams
+ * grows from now on, or from the end of its backoff window if that came
+ * first, and a failure within the window goes on counting where this
+ * outage left off.  Lock held. */
+static void begin_slow_start(request_rec *r, sse_member_state *m,
+                             apr_time_t now)
+{
+    if (m->slow_start_ms <= 0)
+        return;
+    if (now < m->slow_start_from)
+        m->slow_start_from = now;  /* back before its window ended */
+    if (!in_slow_start(m, now)) {
+        m->slow_start_ms = 0;
+        return;
+    }
+    m->slow_start_failures = m->consecutive_failures;
+    if (r)
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                      "SSE00082: slow start member=%s balancer=%s share=%.0f%% "
+                      "until=+%" APR_INT64_T_FMT "ms", m->member,
+                      balancer_label(m),
+                      100 * sse_slow_start_share(m->slow_start_from,
+                                                 m->slow_start_ms, now),
+                      (m->slow_start_from
+                       + apr_time_from_msec(m->slow_start_ms) - now) / 1000);
+}
+
 /* The member is healthy again: its count starts over and its configured
  * retry= is back.  Lock held. */
-static void end_outage(sse_member_state *m, proxy_worker *worker)
+static void end_outage(request_rec *r, sse_member_state *m,
+                       proxy_worker *worker)
 {
     if (m->consecutive_failures) {
+        begin_slow_start(r, m, apr_time_now());
         m->last_recovery_ms = (apr_time_now() - m->outage_start) / 1000;
         if (m->configured_retry >= 0)
             worker->s->retry = m->configured_retry;
@@ -242,7 +285,7 @@ void sse_member_success(request_rec *r, proxy_worker *worker,
                           m->member, balancer_label(m),
                           (apr_time_now() - m->outage_start) / 1000,
                           m->consecutive_failures);
-        end_outage(m, worker);
+        end_outage(r, m, worker);
     }
     apr_global_mutex_unlock(shared->lock);
 }
@@ -263,7 +306,7 @@ void sse_member_health_check(request_rec *r, proxy_worker *worker)
                       "SSE00036: health checks passed: member=%s balancer=%s "
                       "back after %u failures", m->member,
                       balancer_label(m), m->consecutive_failures);
-        end_outage(m, worker);
+        end_outage(r, m, worker);
     }
     apr_global_mutex_unlock(shared->lock);
 }
@@ -290,6 +333,21 @@ static apr_int64_t back_off(request_rec *r, proxy_worker *worker,
                       worker->s->name_ex);
         return m->next_retry > now ? (m->next_retry - now) / 1000 : 0;
     }
+    if (!m->consecutive_failures && m->slow_start_failures
+        && in_slow_start(m, now)) {
+        /* It came back moments ago and fails again: the same outage,
+         * whose next delay applies, not a new one's first. */
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                      "SSE00081: member=%s balancer=%s failed during slow "
+                      "start at share=%.0f%%; back out as attempt %u",
+                      m->member, balancer_label(m),
+                      100 * sse_slow_start_share(m->slow_start_from,
+                                                 m->slow_start_ms, now),
+                      m->slow_start_failures + 1);
+        m->consecutive_failures = m->slow_start_failures;
+        m->outage_start = now;
+    }
+    m->slow_start_failures = 0;
     ssep_tracker_attempt(&m->tracker, 1, now_ms());
     m->attempts++;
     m->failures_by_class[cls]++;
@@ -322,6 +380,9 @@ static apr_int64_t back_off(request_rec *r, proxy_worker *worker,
     m->gave_up = gave_up;
     m->delay_ms = delay;
     m->next_retry = now + apr_time_from_msec(delay);
+    /* its share of new streams grows again once the window has passed */
+    m->slow_start_from = m->next_retry;
+    m->slow_start_ms = sse_conf_slow_start_ms(r->server);
 
     /* mod_proxy's own error state and retry window: the balancer,
      * balancer-manager and mod_proxy_hcheck see the same truth. */
@@ -393,8 +454,9 @@ int sse_member_status_failure(request_rec *r, proxy_worker *worker,
     m = request_member(r, worker);
     if (!m)
         goto unlock;
-    /* a member in an outage has shown its streak already */
-    if (!m->consecutive_failures
+    /* a member in an outage, or just back from one, has shown its streak
+     * already */
+    if (!m->consecutive_failures && !in_slow_start(m, apr_time_now())
         && ++m->status_streak < (apr_uint32_t)sc->failure_streak) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "SSE00058: status %d from member=%s balancer=%s "
@@ -462,6 +524,61 @@ void sse_members_each(void (*fn)(const sse_member_state *m, void *baton),
     }
 }
 
+/* The grade a member is balanced by: its own samples', or, for an
+ * outage another node decided, the grade its backoff was scaled by. */
+static ssep_quality balance_grade(const sse_member_state *m)
+{
+    if (m->from_fleet && m->consecutive_failures)
+        return (ssep_quality)m->last_quality;
+    return ssep_tracker_grade(&m->tracker, now_ms());
+}
+
+int sse_members_balance_view(const char *balancer, proxy_worker **workers,
+                             int n, apr_time_t now, double *shares,
+                             ssep_quality *grades)
+{
+    int i, ramping = 0;
+
+    for (i = 0; i < n; i++) {
+        if (shares)
+            shares[i] = 1.0;
+        if (grades)
+            grades[i] = SSEP_Q_GOOD;
+    }
+    if (!shares && !grades)
+        return 0;
+    if (!shared || apr_global_mutex_lock(shared->lock) != APR_SUCCESS)
+        return 0;
+    for (i = 0; i < n; i++) {
+        sse_member_state *m = find_locked(balancer, workers[i]->s->name_ex,
+                                          0);
+        if (!m)
+            continue;
+        if (shares && in_slow_start(m, now)) {
+            shares[i] = sse_slow_start_share(m->slow_start_from,
+                                             m->slow_start_ms, now);
+            ramping++;
+        }
+        if (grades)
+            grades[i] = balance_grade(m);
+    }
+    apr_global_mutex_unlock(shared->lock);
+    return ramping;
+}
+
+void sse_member_slow_start_held(request_rec *r, const char *balancer,
+                                proxy_worker *worker)
+{
+    sse_member_state *m;
+
+    if (!with_lock(r))
+        return;
+    m = find_locked(balancer, worker->s->name_ex, 0);
+    if (m)
+        m->slow_start_held++;
+    apr_global_mutex_unlock(shared->lock);
+}
+
 int sse_members_fleet_lead(apr_interval_time_t lease)
 {
     sse_counters *c;
@@ -524,12 +641,23 @@ int sse_member_fleet_merge(const char *balancer, proxy_worker *worker,
     sse_fleet_record_from_state(&local, m);
     *merged = local;
     if (remote && sse_fleet_record_merge(merged, remote)) {
-        was_out = m->consecutive_failures > 0;
+        apr_uint32_t failures = m->consecutive_failures;
+
+        was_out = failures > 0;
         if (!was_out && merged->failures)
             m->outages++;
         if (was_out && !merged->failures)
             m->last_recovery_ms = (now - m->outage_start) / 1000;
         sse_fleet_record_to_state(merged, m);
+        if (merged->failures && merged->next_retry != m->slow_start_from) {
+            m->slow_start_from = merged->next_retry;
+            m->slow_start_ms = fleet_slow_start_ms;
+        }
+        else if (was_out && !merged->failures) {
+            m->consecutive_failures = failures;
+            begin_slow_start(NULL, m, now);
+            m->consecutive_failures = 0;
+        }
         m->from_fleet = 1;
         apply_to_worker(m, worker, was_out, now);
         result |= SSE_FLEET_TAKEN;

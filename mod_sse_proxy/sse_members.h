@@ -61,6 +61,18 @@ int sse_member_status_failure(request_rec *r, proxy_worker *worker,
                               apr_int64_t floor_ms,
                               const sse_server_conf *sc);
 
+/* What balancing needs of a balancer's n workers, at once: each one's
+ * share of new streams now (below 1 during its slow start, 1 otherwise)
+ * and its quality grade (GOOD when it has no state yet); either array
+ * may be NULL.  Returns how many are in slow start. */
+int sse_members_balance_view(const char *balancer, proxy_worker **workers,
+                             int n, apr_time_t now, double *shares,
+                             ssep_quality *grades);
+
+/* Counts a stream the member was not given because of its slow start. */
+void sse_member_slow_start_held(request_rec *r, const char *balancer,
+                                proxy_worker *worker);
+
 /* A copy of a member's state; 0 if it has none yet. */
 int sse_member_snapshot(const char *balancer, const char *member,
                         sse_member_state *out);

@@ -13,6 +13,7 @@
 #include "mod_proxy.h"
 
 #include "ssepolicy.h"
+#include "sse_balance.h"
 #include "sse_fleet.h"
 #include "sse_config.h"
 #include "sse_members.h"
@@ -30,6 +31,8 @@ typedef struct {
     const char      *state;     /* mod_proxy's status flags, or NULL */
     int              usable;
     int              known;     /* the policy has state for it */
+    apr_int64_t      open_streams; /* mod_proxy's busy; -1: no worker */
+    int              lbfactor;
     sse_member_state m;
 } member_view;
 
@@ -63,6 +66,7 @@ static void add_known(const sse_member_state *m, void *baton)
         v->balancer = apr_pstrdup(ctx->r->pool, b);
         v->member = apr_pstrdup(ctx->r->pool, m->member);
         v->usable = -1;
+        v->open_streams = -1;
     }
     v->known = 1;
     v->m = *m;
@@ -87,6 +91,8 @@ static apr_array_header_t *collect(request_rec *r)
             v->member = workers[j]->s->name_ex;
             v->state = ap_proxy_parse_wstatus(r->pool, workers[j]);
             v->usable = PROXY_WORKER_IS_USABLE(workers[j]) ? 1 : 0;
+            v->open_streams = (apr_int64_t)workers[j]->s->busy;
+            v->lbfactor = workers[j]->s->lbfactor;
         }
     }
     sse_members_each(add_known, &ctx);
@@ -161,6 +167,33 @@ static const char *member_quality(const member_view *v, apr_uint64_t now_ms)
     return ssep_quality_name(v->known ? ssep_tracker_grade(&v->m.tracker,
                                                            now_ms)
                                       : SSEP_Q_GOOD);
+}
+
+/* Slow start: the member's share of new streams now (1 outside its
+ * window), and how long its window still runs (0 outside). */
+static double slow_start_share(const member_view *v, apr_time_t now)
+{
+    return sse_slow_start_share(v->m.slow_start_from, v->m.slow_start_ms,
+                                now);
+}
+
+static apr_int64_t slow_start_left_ms(const member_view *v, apr_time_t now)
+{
+    if (slow_start_share(v, now) >= 1.0)
+        return 0;
+    return ms_until(v->m.slow_start_from
+                    + apr_time_from_msec(v->m.slow_start_ms), now);
+}
+
+/* Its weight under lbmethod=bystreams: loadfactor times its grade's. */
+static double stream_weight(const member_view *v, apr_uint64_t now_ms)
+{
+    ssep_quality q = v->known && v->m.from_fleet && v->m.consecutive_failures
+                     ? (ssep_quality)v->m.last_quality
+                     : v->known ? ssep_tracker_grade(&v->m.tracker, now_ms)
+                                : SSEP_Q_GOOD;
+
+    return (double)sse_stream_weight(v->lbfactor, q) / 300.0;
 }
 
 static const char *fleet_state_name(const sse_counters *c)
@@ -398,6 +431,16 @@ static void render_json(request_rec *r, sse_counters *c,
                    json_str(r->pool, v->member),
                    v->state ? json_str(r->pool, v->state) : "null",
                    v->usable < 0 ? "null" : v->usable ? "true" : "false");
+        if (v->open_streams >= 0)
+            ap_rprintf(r, "\"open_streams\":%" APR_INT64_T_FMT
+                       ",\"stream_weight\":%.4f,", v->open_streams,
+                       stream_weight(v, now_ms));
+        else
+            ap_rputs("\"open_streams\":null,\"stream_weight\":null,", r);
+        ap_rprintf(r, "\"slow_start\":{\"share\":%.4f,\"remaining_ms\":%"
+                   APR_INT64_T_FMT ",\"held\":%" APR_UINT64_T_FMT "},",
+                   slow_start_share(v, now), slow_start_left_ms(v, now),
+                   v->m.slow_start_held);
         ap_rprintf(r, "\"last_class\":%s,\"consecutive_failures\":%u,"
                    "\"status_streak\":%u,"
                    "\"gave_up\":%s,\"delay_ms\":%" APR_INT64_T_FMT
@@ -542,6 +585,33 @@ static void render_prometheus(request_rec *r, sse_counters *c,
             ap_rprintf(r, "sse_proxy_member_usable{" MEMBER_LABELS "} %d\n",
                        LABEL_ARGS(v), v->usable);
     }
+    prom_head(r, "sse_proxy_member_open_streams", "gauge",
+              "Open streams of the member (mod_proxy's busy count: waiting "
+              "streams included), what lbmethod=bystreams balances.");
+    for (i = 0; i < members->nelts; i++) {
+        member_view *v = &APR_ARRAY_IDX(members, i, member_view);
+        if (v->open_streams >= 0)
+            ap_rprintf(r, "sse_proxy_member_open_streams{" MEMBER_LABELS
+                       "} %" APR_INT64_T_FMT "\n", LABEL_ARGS(v),
+                       v->open_streams);
+    }
+    prom_head(r, "sse_proxy_member_slow_start_share", "gauge",
+              "The member's share of new streams in its slow start "
+              "(SSEProxySlowStart), 1 outside it.");
+    for (i = 0; i < members->nelts; i++) {
+        member_view *v = &APR_ARRAY_IDX(members, i, member_view);
+        ap_rprintf(r, "sse_proxy_member_slow_start_share{" MEMBER_LABELS
+                   "} %.4f\n", LABEL_ARGS(v), slow_start_share(v, now));
+    }
+    prom_head(r, "sse_proxy_member_slow_start_held_total", "counter",
+              "Streams told to come back later because the member, the "
+              "only one that could take them, was in slow start.");
+    for (i = 0; i < members->nelts; i++) {
+        member_view *v = &APR_ARRAY_IDX(members, i, member_view);
+        ap_rprintf(r, "sse_proxy_member_slow_start_held_total{" MEMBER_LABELS
+                   "} %" APR_UINT64_T_FMT "\n", LABEL_ARGS(v),
+                   v->m.slow_start_held);
+    }
     prom_head(r, "sse_proxy_member_consecutive_failures", "gauge",
               "Failures of the member since its last success.");
     for (i = 0; i < members->nelts; i++) {
@@ -663,6 +733,27 @@ static const char *esc(request_rec *r, const char *s)
     return ap_escape_html2(r->pool, s, 1);
 }
 
+/* The member's open streams and slow start; ends the row. */
+static void member_balance_html(request_rec *r, const member_view *v,
+                                apr_time_t now)
+{
+    double share = slow_start_share(v, now);
+
+    if (v->open_streams >= 0)
+        ap_rprintf(r, "<td>%" APR_INT64_T_FMT "</td>", v->open_streams);
+    else
+        ap_rputs("<td>&ndash;</td>", r);
+    if (share < 1.0)
+        ap_rprintf(r, "<td>%.0f%% of new streams, %.1f s left", 100 * share,
+                   (double)slow_start_left_ms(v, now) / 1000);
+    else
+        ap_rputs(v->m.slow_start_held ? "<td>over" : "<td>&ndash;", r);
+    if (v->m.slow_start_held)
+        ap_rprintf(r, "; %" APR_UINT64_T_FMT " streams held back",
+                   v->m.slow_start_held);
+    ap_rputs("</td></tr>\n", r);
+}
+
 static void render_html(request_rec *r, sse_counters *c,
                         apr_array_header_t *members, int refresh)
 {
@@ -764,7 +855,8 @@ static void render_html(request_rec *r, sse_counters *c,
              "<th>failing statuses in a row</th>"
              "<th>current delay</th><th>next retry in</th><th>quality</th>"
              "<th>mean latency</th><th>error rate (5 min)</th>"
-             "<th>attempts</th><th>last recovery</th></tr>\n", r);
+             "<th>attempts</th><th>last recovery</th>"
+             "<th>open streams</th><th>slow start</th></tr>\n", r);
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         int failing = v->m.consecutive_failures > 0;
@@ -789,10 +881,11 @@ static void render_html(request_rec *r, sse_counters *c,
                    100 * ssep_tracker_error_rate(&v->m.tracker, now_ms),
                    v->m.attempts);
         if (has_recovered(v))
-            ap_rprintf(r, "<td>%.1f s</td></tr>\n",
+            ap_rprintf(r, "<td>%.1f s</td>",
                        (double)v->m.last_recovery_ms / 1000);
         else
-            ap_rputs("<td>&ndash;</td></tr>\n", r);
+            ap_rputs("<td>&ndash;</td>", r);
+        member_balance_html(r, v, now);
     }
     ap_rputs("</table>\n", r);
 

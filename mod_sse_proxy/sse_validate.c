@@ -162,6 +162,46 @@ const char *sse_parse_seconds(apr_pool_t *p, const char *directive,
                              APR_STRINGIFY(SSE_MAX_SECONDS), out);
 }
 
+const char *sse_parse_slow_start(apr_pool_t *p, const char *directive,
+                                 const char *arg, apr_int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        apr_int64_t ms;
+    } units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+                  { "h", 3600000 }, { "", 1000 } };
+    char digits[16];
+    apr_size_t n, i;
+    apr_int64_t v;
+
+    if (!strcasecmp(arg, "off")) {
+        *out = 0;
+        return NULL;
+    }
+    for (n = 0; apr_isdigit(arg[n]); n++)
+        ;
+    /* eight digits at most: no product below overflows */
+    if (n > 0 && n <= 8) {
+        memcpy(digits, arg, n);
+        digits[n] = 0;
+        v = apr_atoi64(digits);
+        for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            if (strcasecmp(arg + n, units[i].unit))
+                continue;
+            v *= units[i].ms;
+            if (v >= SSE_MIN_SLOW_START_MS && v <= SSE_MAX_SLOW_START_MS) {
+                *out = v;
+                return NULL;
+            }
+            break;
+        }
+    }
+    return not_valid(p, directive, arg,
+                     "a duration from 1s to 1h: a whole number with a unit "
+                     "of ms, s, m or h (seconds without one), e.g. 30s; or "
+                     "'off'");
+}
+
 /* RFC 9110 tchar */
 static int is_tchar(int c)
 {

@@ -23,6 +23,8 @@
 #define SSE_MAX_FAILURE_STREAK 1000
 #define SSE_MAX_BODY_BUFFER    (APR_INT64_C(64) << 20)
 #define SSE_MAX_HEADER_NAME    256
+#define SSE_MIN_SLOW_START_MS  1000
+#define SSE_MAX_SLOW_START_MS  3600000    /* an hour */
 
 /* The backend statuses counted as member failures: a set of 4xx and 5xx
  * codes. */
@@ -91,6 +93,11 @@ const char *sse_parse_status_set(apr_pool_t *p, const char *directive,
 /* 1..SSE_MAX_FAILURE_STREAK. */
 const char *sse_parse_failure_streak(apr_pool_t *p, const char *directive,
                                      const char *arg, apr_int64_t *out);
+/* "off" as 0, or a duration of SSE_MIN_SLOW_START_MS to
+ * SSE_MAX_SLOW_START_MS: a whole number with a unit of ms, s, m or h (in
+ * any case), seconds without one; *out in ms. */
+const char *sse_parse_slow_start(apr_pool_t *p, const char *directive,
+                                 const char *arg, apr_int64_t *out);
 /* A percentage from 1 to 100, with or without a trailing '%'. */
 const char *sse_parse_percent(apr_pool_t *p, const char *directive,
                               const char *arg, apr_int64_t *out);

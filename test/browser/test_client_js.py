@@ -11,7 +11,8 @@ buffers event streams.
     top_builddir=. top_srcdir=. HTTPD=/usr/sbin/apache2 \\
         python3 test/browser/test_client_js.py [TestClass[.test_name] ...]
 
-SSEP_CLIENT=ssep-client.min.js runs them against the minified build.
+SSEP_CLIENT=ssep-client.min.js runs them against the minified build
+(MinifiedParserTest runs the parser and policy cases against it always).
 Exit status 77 (skip) when node, Chromium or playwright-core is missing.
 """
 import asyncio
@@ -34,7 +35,7 @@ MODULE = "/client/" + os.environ.get("SSEP_CLIENT", "ssep-client.js")
 # Recorder shared by the pages: every client event in __rec.log, every
 # message in __rec.events.
 RECORDER = """
-const M = await import(%s);
+const M = await import(%(module)s);
 window.M = M;
 const t0 = performance.now();
 const now = () => Math.round(performance.now() - t0);
@@ -48,11 +49,11 @@ window.__record = (c) => {
   window.__client = c;
   return c;
 };
-""" % json.dumps(MODULE)
+"""
 
 
-def page_script(body):
-    return "(async () => {%s\n%s\n})()" % (RECORDER, body)
+def page_script(body, module=MODULE):
+    return "(async () => {%s\n%s\n})()" % (RECORDER % {"module": json.dumps(module)}, body)
 
 
 def of(rec, kind):
@@ -143,6 +144,7 @@ class ClientTest(BrowserTest):
     conf = CONF
     extra_modules = MODULES
     benign = BENIGN + [r"SSE0000[67]", r"AH00898", r"AH01110", r"AH01102"]
+    module = MODULE
 
     def prepare(self):
         self.docroot = os.path.join(self.work, "www")
@@ -158,7 +160,7 @@ class ClientTest(BrowserTest):
 
     def run_page(self, body, base=None, **args):
         return self.driver("script", url=(base or self.httpd.url) + "/",
-                           script=page_script(body), **args)
+                           script=page_script(body, self.module), **args)
 
     def policy(self):
         import urllib.request
@@ -227,10 +229,23 @@ window.__rec.equal = Array.from({ length: 200 }, () => M.jittered('equal', s, 10
         self.assertTrue(all(500 <= v <= 1000 for v in res["equal"]))
 
     def test_minified_build_is_current(self):
-        rc = subprocess.run([sys.executable, os.path.join(CLIENT_DIR, "minify.py"), "--check",
+        rc = subprocess.run([test_browser.NODE, os.path.join(CLIENT_DIR, "minify.mjs"), "--check",
                              os.path.join(CLIENT_DIR, "ssep-client.js"),
                              os.path.join(CLIENT_DIR, "ssep-client.min.js")])
         self.assertEqual(rc.returncode, 0)
+
+    def test_minified_size(self):
+        """The shipped build stays about 6 KB (the README says how much):
+        room for small fixes, none for a second copy of anything."""
+        self.assertLessEqual(os.path.getsize(os.path.join(CLIENT_DIR, "ssep-client.min.js")), 6400)
+
+
+class MinifiedParserTest(ClientTest):
+    """The parser cases and the policy defaults against the shipped,
+    minified build, whatever SSEP_CLIENT says."""
+    module = "/client/ssep-client.min.js"
+    test_parser_cases = ParserTest.test_parser_cases
+    test_defaults_and_policy_json = ParserTest.test_defaults_and_policy_json
 
 
 class OutageTokenTest(ClientTest):

@@ -335,6 +335,39 @@ static void percent(const char *name, const char *arg)
         abort();
 }
 
+/* "off" as 0, or digits and a unit (ms, s, m, h; seconds without one),
+ * in any case, within the documented range. */
+static void slow_start(const char *name, const char *arg)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ms;
+    } units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+                  { "h", 3600000 }, { "", 1000 } };
+    apr_int64_t v = SENTINEL;
+    const char *err = sse_parse_slow_start(pool, name, arg, &v);
+    size_t n = 0, i;
+    uint64_t d;
+
+    if (refused(err, name, v == SENTINEL))
+        return;
+    if (v == 0) {
+        if (strcasecmp(arg, "off"))
+            abort();
+        return;
+    }
+    while (is_digit(arg[n]))
+        n++;
+    if (v < SSE_MIN_SLOW_START_MS || v > SSE_MAX_SLOW_START_MS
+        || !decimal(arg, n, &d))
+        abort();
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (!strcasecmp(arg + n, units[i].unit))
+            break;
+    if (i == sizeof(units) / sizeof(units[0]) || d * units[i].ms != (uint64_t)v)
+        abort();
+}
+
 /* Three digits naming a status the set may hold. */
 static int status_word(const char *s, size_t n, int *status)
 {
@@ -415,6 +448,7 @@ static const struct {
     { "SSEProxyBodyBuffer", body_buffer, NULL },
     { "SSEProxySessionTimeout", seconds_only, NULL },
     { "SSEProxySessionHeader", header_name, NULL },
+    { "SSEProxySlowStart", slow_start, NULL },
 };
 #define DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 

@@ -58,7 +58,9 @@ MEMBER = {"balancer": str, "member": str, "state": (str, type(None)),
           "mean_latency_ms": float,
           "latency_samples": int, "error_rate": float, "attempts": int,
           "outages": int, "current_outage_ms": (int, type(None)),
-          "last_recovery_ms": (int, type(None)), "failures": dict}
+          "last_recovery_ms": (int, type(None)), "failures": dict,
+          "open_streams": (int, type(None)),
+          "stream_weight": (float, type(None)), "slow_start": dict}
 CLASSES = {"NETWORK_ERROR", "AUTH_ERROR", "SERVER_ERROR", "PROXY_ERROR"}
 
 
@@ -98,6 +100,8 @@ def check_schema(test, doc):
                 t = (int, float)
             test.assertIsInstance(m[k], t, k)
         test.assertEqual(set(m["failures"]), CLASSES)
+        test.assertEqual(set(m["slow_start"]),
+                         {"share", "remaining_ms", "held"})
         test.assertEqual(m["source"], "local")
     test.assertEqual(set(doc["policy"]["strategies"]), CLASSES)
 

@@ -183,6 +183,7 @@ static struct {
     size_t low_water;
     enum mode mode;
     int status_code;
+    uint64_t head_delay_ms;   /* for streams that set none themselves */
     int64_t revert_at;
     int64_t listen_retry_at;
     struct conn *conns;
@@ -1535,6 +1536,8 @@ static void start_stream(struct conn *c, const struct req *r)
         respond_text(c, r, 400, err, 0);
         return;
     }
+    if (!o.head_delay_ms)
+        o.head_delay_ms = g.head_delay_ms;
     if (o.has_status) {
         char extra[2 * MAX_HVAL + 32];
         size_t len = 0;
@@ -1623,10 +1626,11 @@ static size_t stats_json(char *dst, size_t cap)
                  ",\"open_connections\":%" PRIu64 ",\"total_streams\":%" PRIu64
                  ",\"total_requests\":%" PRIu64 ",\"events_sent\":%" PRIu64
                  ",\"client_closed\":%" PRIu64 ",\"origin_closed\":%" PRIu64
-                 ",\"last_event_id\":%s}\n",
+                 ",\"last_event_id\":%s,\"head_delay_ms\":%" PRIu64 "}\n",
                  g.name, g.port, mode_names[g.mode], g.status_code, revert,
                  g.open_streams, g.open_conns, g.total_streams, g.total_requests,
-                 g.events_sent, g.client_closed, g.origin_closed, lei);
+                 g.events_sent, g.client_closed, g.origin_closed, lei,
+                 g.head_delay_ms);
     return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
 }
 
@@ -1675,6 +1679,7 @@ static void handle_control(struct conn *c, const struct req *r)
     struct qparam qp;
     enum mode m = g.mode;
     uint64_t status = (uint64_t)g.status_code, for_ms = 0;
+    uint64_t head_delay_ms = g.head_delay_ms;
     int has_mode = 0, has_status = 0, has_for = 0, i;
 
     srcs[0] = r->query;
@@ -1701,11 +1706,18 @@ static void handle_control(struct conn *c, const struct req *r)
                     return;
                 }
                 has_for = 1;
+            } else if (slice_eq(qp.key, "head_delay_ms")) {
+                if (param_u64(&qp, MAX_MS, &head_delay_ms) < 0) {
+                    respond_json_error(c, r, "bad head_delay_ms");
+                    return;
+                }
             }
         }
     }
     if (has_mode && m == MODE_STATUS && !has_status)
         status = 503;
+    /* whatever the mode: an origin that is slow to answer, not failing */
+    g.head_delay_ms = head_delay_ms;
     if (has_mode || has_status || has_for)
         set_mode(m, (int)status, for_ms, has_for, "request", c);
     /* In down mode this connection is the last one; it closes after the

@@ -39,7 +39,8 @@ int main(void)
         || register_quality_suite() || register_backoff_suite()
         || register_policy_suite() || register_parser_suite()
         || register_validate_suite() || register_member_table_suite()
-        || register_fleet_record_suite() || register_ws_frame_suite()) {
+        || register_fleet_record_suite() || register_ws_frame_suite()
+        || register_balance_suite()) {
         fprintf(stderr, "suite registration failed: %s\n", CU_get_error_msg());
         CU_cleanup_registry();
         return 1;

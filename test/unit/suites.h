@@ -19,6 +19,7 @@ int register_validate_suite(void);
 int register_member_table_suite(void);
 int register_fleet_record_suite(void);
 int register_ws_frame_suite(void);
+int register_balance_suite(void);
 
 /* Adds a suite with the given tests, NULL-terminated by name. */
 typedef struct {
