@@ -24,6 +24,7 @@
 #include "sse_backend.h"
 #include "sse_config.h"
 #include "sse_cors.h"
+#include "sse_exchange.h"
 #include "sse_lbmethod_bystreams.h"
 #include "sse_members.h"
 #include "sse_nonblock.h"
@@ -40,125 +41,6 @@
 #include "sse_websocket.h"
 
 module AP_MODULE_DECLARE_DATA sse_proxy_module;
-
-/* Why an attempt failed before the client got a byte. */
-typedef struct {
-    ssep_condition cond;
-    int            client;   /* the client's part failed, or it left */
-} attempt_failure;
-
-/* Where the request goes: filled by ap_proxy_determine_connection. */
-typedef struct {
-    apr_uri_t  *uri;
-    char       *locurl;
-    char        server_portstr[32];
-    const char *proxyname;
-    apr_port_t  proxyport;
-} target;
-
-/* Connects, sends the request and reads the response head.  On a reused
- * pooled connection the backend may have closed it in the meantime: then
- * one fresh connection is tried, as mod_proxy_http does (close=1 before
- * ap_proxy_determine_connection drops the stale socket; the connection
- * record itself stays ours until the caller releases it). */
-static int exchange_head(request_rec *r, proxy_conn_rec *backend,
-                         proxy_worker *worker, proxy_server_conf *conf,
-                         target *t, char *url, const char *scheme,
-                         sse_reqbody *body, sse_response *resp,
-                         apr_interval_time_t *connect_time,
-                         attempt_failure *fail)
-{
-    int attempt;
-
-    for (attempt = 0; attempt < 2; attempt++) {
-        int reused;
-        apr_time_t start;
-        apr_status_t rv;
-        int status;
-
-        t->locurl = url;
-        status = ap_proxy_determine_connection(r->pool, r, conf, worker,
-                                               backend, t->uri, &t->locurl,
-                                               t->proxyname, t->proxyport,
-                                               t->server_portstr,
-                                               sizeof(t->server_portstr));
-        if (status != OK) {
-            /* mod_proxy could not resolve or parse the backend address */
-            fail->cond = SSEP_COND_DNS;
-            return HTTP_SERVICE_UNAVAILABLE;
-        }
-        backend->close = 0;
-        reused = backend->connection != NULL && backend->sock != NULL;
-        start = apr_time_now();
-        if (ap_proxy_connect_backend(scheme, backend, worker, r->server)) {
-            apr_interval_time_t took = apr_time_now() - start;
-            apr_interval_time_t limit = worker->s->conn_timeout_set
-                                        ? worker->s->conn_timeout
-                                        : r->server->timeout;
-            fail->cond = took >= limit - limit / 10
-                         ? SSEP_COND_CONNECT_TIMEOUT
-                         : SSEP_COND_CONNECT_REFUSED;
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "SSE00002: cannot connect to backend %s (%s)",
-                          worker->s->name_ex, ssep_condition_name(fail->cond));
-            return HTTP_SERVICE_UNAVAILABLE;
-        }
-        if (!reused)
-            *connect_time = apr_time_now() - start;
-        status = ap_proxy_connection_create_ex(scheme, backend, r);
-        if (status != OK) {
-            fail->cond = SSEP_COND_OTHER;
-            return HTTP_SERVICE_UNAVAILABLE;
-        }
-        status = sse_backend_send_request(r, backend, worker, conf, t->uri,
-                                          t->locurl, t->server_portstr, body);
-        if (status == OK) {
-            apr_time_t sent = apr_time_now();
-
-            rv = sse_backend_await_head(r, backend);
-            if (APR_STATUS_IS_ECONNABORTED(rv)) {
-                /* an inference server stops generating once its
-                 * connection closes */
-                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                              "SSE00067: client left before %s answered; "
-                              "closing the backend connection",
-                              worker->s->name_ex);
-                backend->close = 1;
-                fail->client = 1;
-                apr_table_setn(r->notes, "sse-end", "client");
-                return DONE;
-            }
-            if (rv == APR_SUCCESS)
-                rv = sse_backend_read_head(r, backend, resp);
-            if (rv == APR_SUCCESS) {
-                resp->ttfb = apr_time_now() - sent;
-                return OK;
-            }
-        } else if (status != HTTP_BAD_GATEWAY
-                   && status != HTTP_GATEWAY_TIME_OUT) {
-            /* the client's body failed (413, 400) or the client left */
-            backend->close = 1;
-            fail->client = 1;
-            return status;
-        } else {
-            rv = status == HTTP_GATEWAY_TIME_OUT ? APR_TIMEUP
-                                                 : APR_ECONNRESET;
-        }
-        backend->close = 1;
-        fail->cond = sse_backend_condition(rv, backend->is_ssl);
-        if (!reused || rv == APR_EGENERAL || rv == APR_ENOSPC
-            || APR_STATUS_IS_TIMEUP(rv) || sse_reqbody_spent(body)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                          "SSE00004: no valid response head from %s (%s)",
-                          worker->s->name_ex, ssep_condition_name(fail->cond));
-            return HTTP_SERVICE_UNAVAILABLE;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
-                      "SSE00007: pooled connection to %s was closed by the "
-                      "backend; retrying on a new one", worker->s->name_ex);
-    }
-    return HTTP_SERVICE_UNAVAILABLE;
-}
 
 static sse_server_conf *server_conf(request_rec *r)
 {
@@ -281,10 +163,10 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
                                                &sse_proxy_module);
     const char *scheme;
     proxy_conn_rec *backend = NULL;
-    target t;
+    sse_target t;
     sse_stream *st;
     sse_response resp;
-    attempt_failure fail = { SSEP_COND_NONE, 0 };
+    sse_attempt_failure fail = { SSEP_COND_NONE, 0 };
     apr_interval_time_t connect_time = 0;
     ssep_class cls;
     int status;
@@ -338,7 +220,7 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     }
 
     memset(&resp, 0, sizeof(resp));
-    status = exchange_head(r, backend, worker, conf, &t, url, scheme,
+    status = sse_exchange_head(r, backend, worker, conf, &t, url, scheme,
                            st->body, &resp, &connect_time, &fail);
     if (status != OK) {
         if (!fail.client)
@@ -366,6 +248,9 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     status = OK;
     if (relay_answer(st, &resp))
         return OK; /* the backend connection goes with the stream */
+    /* a resumed stream ended on another connection, or on none */
+    backend = st->backend;
+    scheme = st->scheme;
 
 cleanup:
     if (backend) {

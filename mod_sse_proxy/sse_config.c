@@ -25,6 +25,7 @@ void *sse_create_dir_conf(apr_pool_t *p, char *dir)
     c->body_buffer = SSE_DEFAULT_BODY_BUFFER;
     c->session_timeout_s = SSE_DEFAULT_SESSION_TIMEOUT_S;
     sse_limits_conf_init(&c->limits, dir);
+    c->resume_window_s = SSE_DEFAULT_RESUME_WINDOW_S;
     return c;
 }
 
@@ -89,6 +90,9 @@ void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(session_timeout_s);
     MERGE(websocket);
     sse_limits_conf_merge(&c->limits, &base->limits, &add->limits);
+    c->resume_window_s = add->resume_set ? add->resume_window_s
+                                         : base->resume_window_s;
+    MERGE(resume);
     return c;
 }
 
@@ -120,6 +124,39 @@ int sse_conf_async(const sse_dir_conf *c)
 int sse_conf_websocket(const sse_dir_conf *c)
 {
     return c && c->websocket;
+}
+
+apr_interval_time_t sse_conf_resume_window(const sse_dir_conf *c)
+{
+    return c && c->resume ? apr_time_from_sec(c->resume_window_s) : 0;
+}
+
+/* SSEProxyResume On|Off [seconds] */
+static const char *set_resume(cmd_parms *cmd, void *dconf, const char *flag,
+                              const char *window)
+{
+    sse_dir_conf *c = dconf;
+    apr_int64_t s = SSE_DEFAULT_RESUME_WINDOW_S;
+
+    if (!ap_cstr_casecmp(flag, "on"))
+        c->resume = 1;
+    else if (!ap_cstr_casecmp(flag, "off"))
+        c->resume = 0;
+    else
+        return apr_pstrcat(cmd->pool, cmd->cmd->name,
+                           " must be On or Off, not '", flag, "'", NULL);
+    if (window) {
+        char *end;
+
+        s = apr_strtoi64(window, &end, 10);
+        if (*end || end == window || s < 1 || s > SSE_MAX_RESUME_WINDOW_S)
+            return apr_psprintf(cmd->pool, "%s: the window must be 1 to %d "
+                                "seconds, not '%s'", cmd->cmd->name,
+                                SSE_MAX_RESUME_WINDOW_S, window);
+    }
+    c->resume_window_s = s;
+    c->resume_set = 1;
+    return NULL;
 }
 
 apr_int64_t sse_conf_slow_start_ms(server_rec *s)
@@ -471,6 +508,11 @@ const command_rec sse_cmds[] = {
     AP_INIT_FLAG("SSEProxyAsync", set_async, NULL, RSRC_CONF | ACCESS_CONF,
                  "On to hold idle streams without a worker thread where the "
                  "MPM allows it (event MPM, HTTP/1.x); default On"),
+    AP_INIT_TAKE12("SSEProxyResume", set_resume, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "On [seconds] to continue a GET stream whose backend broke "
+                   "off, on a usable member with Last-Event-ID, for up to "
+                   "seconds (default 30); default Off"),
     AP_INIT_FLAG("SSEProxyWebSocket", set_websocket, NULL,
                  RSRC_CONF | ACCESS_CONF,
                  "On to also serve the stream to WebSocket clients (RFC "

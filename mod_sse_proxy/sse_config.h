@@ -31,6 +31,8 @@
 #define SSE_DEFAULT_BODY_BUFFER      (1024 * 1024)
 #define SSE_DEFAULT_SESSION_TIMEOUT_S 3600
 #define SSE_DEFAULT_SESSION_CACHE    "shmcb"
+#define SSE_DEFAULT_RESUME_WINDOW_S  30
+#define SSE_MAX_RESUME_WINDOW_S      3600
 
 typedef struct {
     int        enabled;          /* SSEProxy */
@@ -60,6 +62,9 @@ typedef struct {
     int        websocket;        /* SSEProxyWebSocket */
     int        websocket_set;
     sse_limits_conf limits;      /* stream caps, reconnect limit */
+    int        resume;           /* SSEProxyResume */
+    apr_int64_t resume_window_s; /* how long a broken stream may resume */
+    int        resume_set;
 } sse_dir_conf;
 
 /* Server-wide: the policy members are backed off by, and what counts as
@@ -98,6 +103,8 @@ apr_size_t sse_conf_max_event_size(const sse_dir_conf *c);
 int sse_conf_async(const sse_dir_conf *c);
 apr_off_t sse_conf_body_buffer(const sse_dir_conf *c);
 int sse_conf_websocket(const sse_dir_conf *c);
+/* 0 when streams are not resumed, else how long a broken stream may try */
+apr_interval_time_t sse_conf_resume_window(const sse_dir_conf *c);
 /* SSEProxySlowStart of server s, in ms (0: off). */
 apr_int64_t sse_conf_slow_start_ms(server_rec *s);
 

@@ -68,6 +68,18 @@ struct sse_relay {
     /* Non-NULL on a WebSocket: events go out as frames, heartbeats as
      * pings, and the client's socket carries its frames. */
     sse_ws             *ws;
+    /* Resuming a broken backend stream (NULL resumer: never). */
+    const sse_relay_resumer *resumer;
+    void               *resumer_baton;
+    int                 resuming;     /* no backend until resume_at */
+    apr_time_t          resume_at;
+    sse_end_reason      broke_end;    /* the end if the resume gives up */
+    apr_status_t        broke_error;
+    const char         *resume_id;    /* the last id the client got */
+    /* After a resume, until the first new event: events the backend
+     * replays are dropped, so each is held until its id is known. */
+    int                 skipping;
+    apr_bucket_brigade *held;
 };
 typedef struct sse_relay relay;
 
@@ -179,6 +191,67 @@ static void append_backend(relay *rl, const char *data, apr_size_t len)
 }
 
 /* One span of body payload: cut into events, each flushed as it ends. */
+/* Bytes of an event whose id is not known yet, copied: the read
+ * brigade is reused before the event may end. */
+static void hold(relay *rl, const char *data, apr_size_t len)
+{
+    if (len)
+        apr_brigade_write(rl->held, NULL, NULL, data, len);
+}
+
+/* What is held goes to the client after all. */
+static void release_held(relay *rl)
+{
+    apr_off_t len = 0;
+
+    apr_brigade_length(rl->held, 0, &len);
+    APR_BRIGADE_CONCAT(rl->out, rl->held);
+    rl->unflushed += (apr_size_t)len;
+    rl->res->bytes += (apr_uint64_t)len;
+    rl->stat_bytes += (apr_uint64_t)len;
+}
+
+/* Decimal ids are ordered; others can only be matched. */
+static int decimal_id(const char *id, apr_size_t len, apr_uint64_t *out)
+{
+    apr_uint64_t v = 0;
+    apr_size_t i;
+
+    if (!len || len > 18)
+        return 0;
+    for (i = 0; i < len; i++) {
+        if (id[i] < '0' || id[i] > '9')
+            return 0;
+        v = v * 10 + (apr_uint64_t)(id[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* The skip rule, for the event just dispatched after a resume: with
+ * decimal ids, an event numbered up to the client's last id is a replay;
+ * otherwise only the event carrying that very id is (a backend that
+ * starts again at the last id it was given), and whatever follows it is
+ * new.  Ends the skip phase at the first new event. */
+static int replayed(relay *rl)
+{
+    apr_size_t len = 0, last_len = strlen(rl->resume_id);
+    const char *id = ssep_parser_last_id(rl->parser, &len);
+    apr_uint64_t a, b;
+    int skip;
+
+    if (!id)
+        skip = 0;
+    else if (decimal_id(id, len, &a) && decimal_id(rl->resume_id, last_len,
+                                                    &b))
+        skip = a <= b;
+    else
+        skip = len == last_len && !memcmp(id, rl->resume_id, len);
+    if (!skip || !decimal_id(rl->resume_id, last_len, &b))
+        rl->skipping = 0;
+    return skip;
+}
+
 static int relay_payload(relay *rl, const char *data, apr_size_t len)
 {
     apr_size_t off = 0;
@@ -193,13 +266,28 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
         int rc = ssep_parser_feed(rl->parser, data + off, len - off, &used,
                                   &ev);
 
-        if (rl->ws) {
+        if (rl->skipping) {
+            hold(rl, data + off, used);
+        } else if (rl->ws) {
             rl->res->bytes += used;
             rl->stat_bytes += used;
         } else {
             append_backend(rl, data + off, used);
         }
         off += used;
+        if (rl->skipping && rc == SSEP_PARSE_EVENT) {
+            int skip = replayed(rl);
+
+            if (skip) {
+                apr_brigade_cleanup(rl->held);
+                continue;
+            }
+            release_held(rl);
+        } else if (rl->skipping && rc == SSEP_PARSE_MORE
+                   && ssep_parser_at_boundary(rl->parser)) {
+            /* comments and blank lines: nothing to match them by */
+            release_held(rl);
+        }
         if (rc == SSEP_PARSE_EVENT) {
             if (rl->ws)
                 rl->unflushed += sse_ws_event(rl->ws, rl->out, &ev);
@@ -370,6 +458,13 @@ apr_time_t sse_relay_deadline(const sse_relay *rl)
     /* the backend is not read, nor heartbeats sent, while output waits */
     if (rl->write_stalled)
         return rl->write_stalled + write_timeout(rl);
+    if (rl->resuming) {
+        /* backend silence is the resume's business, not idle's */
+        deadline = rl->resume_at;
+        if (hb > 0 && next_heartbeat(rl, hb) < deadline)
+            deadline = next_heartbeat(rl, hb);
+        return deadline ? deadline : 1;
+    }
     if (hb > 0)
         deadline = next_heartbeat(rl, hb);
     if (idle > 0 && (!deadline || rl->last_backend + idle < deadline))
@@ -417,7 +512,8 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
         return -1;
     }
     now = apr_time_now();
-    if (idle > 0 && now - rl->last_backend >= idle && !backend_ready) {
+    if (idle > 0 && now - rl->last_backend >= idle && !backend_ready
+        && !rl->resuming) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, rl->r,
                       "SSE00022: ending stream: backend silent for %"
                       APR_TIME_T_FMT "s (SSEProxyIdleTimeout)",
@@ -549,7 +645,7 @@ static sse_relay_state wait_for_activity(relay *rl)
         timeout = SSE_CLIENT_CHECK;
 
     memset(pfd, 0, sizeof(pfd));
-    if (!rl->write_stalled) {
+    if (!rl->write_stalled && rl->backend) {
         pfd[n].p = rl->r->pool;
         pfd[n].desc_type = APR_POLL_SOCKET;
         pfd[n].desc.s = rl->backend->sock;
@@ -566,6 +662,11 @@ static sse_relay_state wait_for_activity(relay *rl)
         pfd[n].reqevents = (rl->client_sock ? APR_POLLIN : 0)
                            | (rl->write_stalled ? APR_POLLOUT : 0);
         cl = n++;
+    }
+    if (!n) {
+        /* waiting to resume, with no client socket to watch (HTTP/2) */
+        apr_sleep(timeout);
+        return wake(rl, 0, 0, 0, 1);
     }
     rv = apr_poll(pfd, n, &signalled, timeout);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)
@@ -681,12 +782,168 @@ sse_relay_state sse_relay_begin(sse_relay *rl, sse_relay_result *res)
     return SSE_RELAY_WAITING;
 }
 
+void sse_relay_resumable(sse_relay *rl, const sse_relay_resumer *how,
+                         void *baton)
+{
+    rl->resumer = how;
+    rl->resumer_baton = baton;
+}
+
+/* The client stands between events: after a resume, held bytes were
+ * never sent. */
+static int client_at_boundary(const relay *rl)
+{
+    return rl->skipping || ssep_parser_at_boundary(rl->parser);
+}
+
+static const char *client_last_id(relay *rl)
+{
+    apr_size_t len = 0;
+    const char *id;
+
+    if (rl->skipping)
+        return rl->resume_id;
+    id = ssep_parser_last_id(rl->parser, &len);
+    return id ? apr_pstrmemdup(rl->r->pool, id, len) : NULL;
+}
+
+/* The backend broke off: the stream may go on from another connection
+ * if the client stands between events (an unfinished event cannot be
+ * taken back from it) and has an id to ask from.  Returns 1 when it
+ * waits to resume, with the old connection given up. */
+static int break_off(relay *rl)
+{
+    sse_relay_result *res = rl->res;
+    const char *id;
+    apr_time_t at;
+
+    if (!rl->resumer || !rl->parser || rl->ws || rl->r->connection->aborted
+        || (res->end != SSE_END_PREMATURE && res->end != SSE_END_ERROR)
+        || !client_at_boundary(rl) || !(id = client_last_id(rl)))
+        return 0;
+    /* whole events read before the break go out (the filters copy what
+     * they keep), and the read brigade's buckets, of the backend
+     * connection's allocator, go before the connection may */
+    if (rl->unflushed && pass_out(rl, 1) < 0)
+        return 0;
+    apr_brigade_cleanup(rl->in);
+    at = rl->resumer->broke(rl->resumer_baton, res->end, res->backend_error,
+                            id);
+    if (!at)
+        return 0;
+    if (rl->skipping) {
+        /* the parser stands in an event the client never saw */
+        apr_brigade_cleanup(rl->held);
+        ssep_parser_reset(rl->parser);
+    }
+    rl->resuming = 1;
+    rl->resume_at = at;
+    rl->resume_id = id;
+    rl->broke_end = res->end;
+    rl->broke_error = res->backend_error;
+    res->end = SSE_END_NONE;
+    res->backend_error = APR_SUCCESS;
+    rl->backend = NULL;
+    rl->origin = NULL;
+    return 1;
+}
+
+/* A parser that knows no id yet: an event without one is then new, not
+ * a replay of the client's last.  Short of memory, the old one starts
+ * again (keeping the client's id). */
+static void new_stream_parser(relay *rl)
+{
+    ssep_parser_limits lim;
+    ssep_parser *p;
+
+    ssep_parser_limits_init(&lim);
+    lim.collect = 0;
+    lim.max_line = lim.max_event = sse_conf_max_event_size(rl->conf);
+    p = ssep_parser_create(&lim);
+    if (!p) {
+        ssep_parser_reset(rl->parser);
+        return;
+    }
+    apr_pool_cleanup_run(rl->r->pool, rl->parser, parser_cleanup);
+    rl->parser = p;
+    apr_pool_cleanup_register(rl->r->pool, p, parser_cleanup,
+                              apr_pool_cleanup_null);
+}
+
+/* The relay goes on from a new connection's body.  The parser starts
+ * afresh, and events are held until the skip rule says whether the
+ * backend replays them. */
+static void rebind(relay *rl, proxy_conn_rec *backend,
+                   const sse_response *resp)
+{
+    rl->backend = backend;
+    rl->origin = backend->connection;
+    rl->keepalive = resp->keepalive;
+    rl->short_read_drains = short_read_drains(rl->origin);
+    sse_body_init(&rl->body, resp->framing, resp->length);
+    new_stream_parser(rl);
+    if (!rl->held)
+        rl->held = apr_brigade_create(rl->r->pool,
+                                      rl->r->connection->bucket_alloc);
+    rl->skipping = 1;
+    rl->resuming = 0;
+    rl->last_backend = apr_time_now();
+}
+
+/* Waiting to resume: tries when it is time.  1 when a new backend is in
+ * place, 0 when the stream goes on waiting, -1 when it ends. */
+static int try_again(relay *rl)
+{
+    proxy_conn_rec *backend = NULL;
+    sse_response resp;
+    apr_time_t next = 0;
+    int rc;
+
+    if (apr_time_now() < rl->resume_at)
+        return 0;
+    memset(&resp, 0, sizeof(resp));
+    rc = rl->resumer->attempt(rl->resumer_baton, rl->resume_id, &backend,
+                              &resp, &next);
+    if (rc == SSE_RESUME_DONE) {
+        rebind(rl, backend, &resp);
+        return 1;
+    }
+    if (rc == SSE_RESUME_LATER) {
+        rl->resume_at = next;
+        return 0;
+    }
+    rl->resuming = 0;
+    if (rc == SSE_RESUME_CLIENT_GONE) {
+        rl->res->end = SSE_END_CLIENT;
+    } else {
+        rl->res->end = rl->broke_end;
+        rl->res->backend_error = rl->broke_error;
+    }
+    return -1;
+}
+
 sse_relay_state sse_relay_pump(sse_relay *rl)
 {
     int rc;
 
-    rl->slice_left = SLICE;
-    rc = drain_backend(rl);
+    for (;;) {
+        if (rl->resuming) {
+            rc = try_again(rl);
+            if (rc < 0)
+                return stop(rl, -1);
+            if (rc == 0)
+                return stopped_or_waiting(rl);
+        }
+        rl->slice_left = SLICE;
+        rc = drain_backend(rl);
+        /* a try that is due at once (the first of a break) is made in
+         * this turn: a wait for the watcher's next look would be a gap
+         * the client sees */
+        if (rc >= 0 || !break_off(rl) || rl->resume_at > apr_time_now())
+            break;
+    }
+    if (rl->resuming)
+        return stopped_or_waiting(rl);
     if (rc <= 0)
         return stop(rl, rc);
     if (rc == SLICE_USED)
@@ -710,7 +967,7 @@ int sse_relay_suspendable(const sse_relay *rl)
 
 apr_socket_t *sse_relay_backend_socket(const sse_relay *rl)
 {
-    return rl->backend->sock;
+    return rl->backend ? rl->backend->sock : NULL;
 }
 
 apr_socket_t *sse_relay_client_socket(const sse_relay *rl)
@@ -772,8 +1029,11 @@ void sse_relay_end(sse_relay *rl)
     /* The read brigade holds buckets of the backend connection's
      * allocator; they must be gone before that connection is released. */
     apr_brigade_cleanup(rl->in);
-    if (res->end != SSE_END_BACKEND || !sse_body_complete(&rl->body)
-        || !rl->keepalive)
+    if (rl->held)
+        apr_brigade_cleanup(rl->held);
+    /* none when a resume gave up: the last one was given back then */
+    if (rl->backend && (res->end != SSE_END_BACKEND
+                        || !sse_body_complete(&rl->body) || !rl->keepalive))
         rl->backend->close = 1;
     if (res->end == SSE_END_PREMATURE || res->end == SSE_END_ERROR)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, res->backend_error, r,

@@ -47,6 +47,34 @@ sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
                             const sse_response *resp,
                             apr_int64_t initial_retry_ms);
 
+/* How a relay continues a stream whose backend broke off between
+ * events, once it had carried an id: (SSEProxyResume).  The relay knows
+ * nothing of members: whoever owns the stream's backend side supplies
+ * these, so that a stream served to several clients can use the same
+ * relay logic. */
+#define SSE_RESUME_LATER      0   /* not yet: try again at *next */
+#define SSE_RESUME_DONE       1   /* *backend answered 200 text/event-stream */
+#define SSE_RESUME_GIVE_UP  (-1)  /* the stream ends as it broke off */
+#define SSE_RESUME_CLIENT_GONE (-2)
+typedef struct {
+    /* The backend broke off (why, err) with last_id the last event id
+     * the client got.  Returns when to try another connection, or 0
+     * when the stream must end instead.  Nothing of the relay points
+     * into the old connection any more: a non-zero answer releases it. */
+    apr_time_t (*broke)(void *baton, sse_end_reason why, apr_status_t err,
+                        const char *last_id);
+    /* Tries one connection asking for the events after last_id. */
+    int (*attempt)(void *baton, const char *last_id,
+                   proxy_conn_rec **backend, sse_response *resp,
+                   apr_time_t *next);
+} sse_relay_resumer;
+
+/* Lets rl continue on another connection when its backend breaks off.
+ * After a resume, replayed events (up to the last id the client got) are
+ * dropped: see the relay's skip rule. */
+void sse_relay_resumable(sse_relay *rl, const sse_relay_resumer *how,
+                         void *baton);
+
 /* Serves the event stream to a WebSocket client instead (before
  * sse_relay_begin): the 101, frames, pings. */
 struct sse_ws;
@@ -87,6 +115,7 @@ sse_relay_state sse_relay_wake(sse_relay *rl, int backend_ready,
 apr_time_t sse_relay_deadline(const sse_relay *rl);
 /* Only event streams wait without a thread; plain answers are short. */
 int sse_relay_suspendable(const sse_relay *rl);
+/* NULL while a broken stream waits to resume: no backend to watch. */
 apr_socket_t *sse_relay_backend_socket(const sse_relay *rl);
 /* NULL when the client's socket cannot tell (HTTP/2, or it sent data). */
 apr_socket_t *sse_relay_client_socket(const sse_relay *rl);

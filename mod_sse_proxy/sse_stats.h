@@ -57,6 +57,12 @@ typedef struct {
     apr_uint64_t fleet_pushed;         /* member states written */
     apr_uint64_t fleet_errors;         /* store calls that failed */
     apr_uint64_t fleet_skipped;        /* request lookups not waited for */
+    /* Streams whose backend broke off and that the proxy continued on
+     * another connection (SSEProxyResume): breaks it tried to resume,
+     * breaks resumed, breaks it gave up on (the client got the end). */
+    apr_uint64_t resumes_attempted;
+    apr_uint64_t resumes_succeeded;
+    apr_uint64_t resumes_given_up;
 } sse_counters;
 
 /* The shared counters, or NULL before post_config. */

@@ -416,6 +416,11 @@ static void render_json(request_rec *r, sse_counters *c,
     for (k = 0; k < SSE_ANSWER_KINDS; k++)
         ap_rprintf(r, "%s\"%s\":%" APR_UINT64_T_FMT, k ? "," : "",
                    answer_names[k], SSE_STAT_GET(c, answers[k]));
+    ap_rprintf(r, "},\"resumes\":{\"attempted\":%" APR_UINT64_T_FMT
+               ",\"succeeded\":%" APR_UINT64_T_FMT ",\"given_up\":%"
+               APR_UINT64_T_FMT, SSE_STAT_GET(c, resumes_attempted),
+               SSE_STAT_GET(c, resumes_succeeded),
+               SSE_STAT_GET(c, resumes_given_up));
     ap_rputs("}", r);
     sse_limits_status_json(r);
     ap_rputs(",\"fleet\":", r);
@@ -540,6 +545,20 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                SSE_STAT_GET(c, first_events));
     latency_prometheus(r, c);
     sse_limits_status_prometheus(r);
+    prom_head(r, "sse_proxy_resumes_attempted_total", "counter",
+              "Streams whose backend broke off that the proxy tried to "
+              "resume (SSEProxyResume).");
+    ap_rprintf(r, "sse_proxy_resumes_attempted_total %" APR_UINT64_T_FMT
+               "\n", SSE_STAT_GET(c, resumes_attempted));
+    prom_head(r, "sse_proxy_resumes_succeeded_total", "counter",
+              "Broken streams resumed on another backend connection.");
+    ap_rprintf(r, "sse_proxy_resumes_succeeded_total %" APR_UINT64_T_FMT
+               "\n", SSE_STAT_GET(c, resumes_succeeded));
+    prom_head(r, "sse_proxy_resumes_given_up_total", "counter",
+              "Broken streams not resumed within the window: their "
+              "clients got the end with retry:.");
+    ap_rprintf(r, "sse_proxy_resumes_given_up_total %" APR_UINT64_T_FMT
+               "\n", SSE_STAT_GET(c, resumes_given_up));
     prom_head(r, "sse_proxy_errors_total", "counter",
               "Classified failures on SSE routes.");
     for (k = SSEP_CLASS_NETWORK; k < SSEP_CLASS_COUNT; k++)
@@ -813,6 +832,14 @@ static void render_html(request_rec *r, sse_counters *c,
     ap_rputs("</tr></table>\n", r);
 
     sse_limits_status_html(r);
+    ap_rprintf(r, "<h2>Failover</h2>\n<table><tr><th>resumes attempted"
+               "</th><th>succeeded</th><th>given up</th></tr>\n<tr><td>%"
+               APR_UINT64_T_FMT "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
+               APR_UINT64_T_FMT "</td></tr></table>\n",
+               SSE_STAT_GET(c, resumes_attempted),
+               SSE_STAT_GET(c, resumes_succeeded),
+               SSE_STAT_GET(c, resumes_given_up));
+
     if (sse_fleet_spec())
         ap_rprintf(r, "<h2>Fleet</h2>\n<p>store %s: <span class=%s>%s</span>"
                    " &middot; syncing child %u &middot; member states taken "

@@ -19,6 +19,7 @@
 #include "sse_cors.h"
 #include "sse_members.h"
 #include "sse_relay.h"
+#include "sse_resume.h"
 #include "sse_stats.h"
 #include "sse_stream.h"
 
@@ -82,6 +83,8 @@ sse_relay *sse_stream_open(sse_stream *st, const sse_response *resp)
      * 404, a 401) reaches its client as it is and ends the handshake */
     if (st->ws && resp->is_event_stream)
         sse_relay_websocket(rl, st->ws);
+    else if (resp->is_event_stream)
+        sse_resume_offer(st, rl);
     if (resp->is_event_stream) {
         SSE_STAT_ADD(streams_established, 1);
         SSE_STAT_ADD(streams_open, 1);
@@ -107,7 +110,8 @@ void sse_stream_close(sse_stream *st, sse_relay *rl)
     if (res->end == SSE_END_PREMATURE || res->end == SSE_END_ERROR) {
         ssep_condition cond = res->end == SSE_END_PREMATURE
             ? SSEP_COND_PREMATURE_EOF
-            : sse_backend_condition(res->backend_error, st->backend->is_ssl);
+            : sse_backend_condition(res->backend_error,
+                                    !strcmp(st->scheme, "https"));
         ssep_class cls = ssep_classify(0, cond, NULL);
         sse_outlook o;
 
@@ -131,6 +135,8 @@ void sse_stream_close(sse_stream *st, sse_relay *rl)
 void sse_stream_complete(sse_stream *st)
 {
     sse_stream_close(st, st->relay);
-    ap_proxy_release_connection(st->scheme, st->backend, st->r->server);
+    /* none when a resume gave up: the last one was given back then */
+    if (st->backend)
+        ap_proxy_release_connection(st->scheme, st->backend, st->r->server);
     st->backend = NULL;
 }

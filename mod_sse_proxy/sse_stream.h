@@ -41,6 +41,15 @@ typedef struct sse_stream {
      * the connection's memory is freed only once that count moved. */
     struct sse_thread_mark *suspender;
     apr_uint32_t        suspender_jobs;
+    /* Resuming after the backend broke off (SSEProxyResume): since when
+     * this stream's breaks share one window, tries in it, and the class
+     * of the break that scales the wait between tries. */
+    apr_time_t          resume_since;
+    apr_uint32_t        resume_tries;
+    int                 resume_class;
+    apr_int64_t         resume_delay;
+    apr_uint64_t        resume_rng;
+    const char         *resume_url;  /* the route's URL, member not picked */
 } sse_stream;
 
 /* The stream state of r, created on first use. */

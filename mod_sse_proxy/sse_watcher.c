@@ -255,9 +255,12 @@ static apr_status_t arm(sse_waiter *wt, int bfd, int cfd,
 apr_status_t sse_waiter_arm(sse_waiter *wt, apr_socket_t *backend,
                             apr_socket_t *client, apr_time_t deadline)
 {
-    apr_os_sock_t bfd, cfd = -1;
+    apr_os_sock_t bfd = -1, cfd = -1;
 
-    apr_os_sock_get(&bfd, backend);
+    /* none while a broken stream waits to resume: the old one was
+     * forgotten before it was released */
+    if (backend)
+        apr_os_sock_get(&bfd, backend);
     if (client)
         apr_os_sock_get(&cfd, client);
     return arm(wt, bfd, cfd, EPOLLIN, deadline);

@@ -30,7 +30,9 @@ int sse_watcher_running(void);
 /* A stream's registration; NULL when out of memory. */
 sse_waiter *sse_waiter_create(void *baton);
 
-/* Waits for the backend socket, the client socket (may be NULL) and
+/* Waits for the backend socket (NULL: none, e.g. while a stream waits
+ * to resume; a new one may replace one sse_waiter_forget_backend()
+ * forgot), the client socket (may be NULL) and
  * the deadline (0: none), whichever comes first, then resumes the
  * stream on a worker.  The caller must not touch the stream any more:
  * another thread may resume it at once. */

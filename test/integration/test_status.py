@@ -49,7 +49,8 @@ CustomLog "{root}/notes.log" ssenotes
 TOP = {"version": str, "uptime_seconds": int, "streams": dict,
        "relayed": dict, "first_event": dict, "event_latency": dict,
        "errors": dict, "ends": dict,
-       "answers": dict, "fleet": dict, "members": list, "policy": dict}
+       "answers": dict, "resumes": dict, "fleet": dict, "members": list,
+       "policy": dict}
 # stream caps and reconnect limits (test_limits.py)
 TOP["limits"] = dict
 MEMBER = {"balancer": str, "member": str, "state": (str, type(None)),
@@ -95,6 +96,10 @@ def check_schema(test, doc):
                      {"client_streams": 0, "location_streams": 0,
                       "reconnect_rate": 0})
     test.assertEqual(doc["limits"]["top"], [])
+    test.assertEqual(set(doc["resumes"]), {"attempted", "succeeded",
+                                           "given_up"})
+    for k in doc["resumes"]:
+        test.assertIsInstance(doc["resumes"][k], int, k)
     # outside a fleet (test_fleet.py checks the rest)
     test.assertEqual(doc["fleet"], {"store": None, "state": "none"})
     for m in doc["members"]:

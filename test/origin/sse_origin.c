@@ -1393,7 +1393,7 @@ struct sopts {
     uint64_t count, size, start, first_delay_ms, silent_ms, head_delay_ms;
     uint64_t gap_after, gap_ms, status, close_after, huge, huge_at, retry;
     int has_count, has_gap_after, has_gap_ms, has_status, has_huge, has_retry;
-    int noid, close_mid, comment, crlf, te_close;
+    int noid, close_mid, comment, crlf, te_close, replay;
     char type[MAX_TYPE];
     char location[MAX_HVAL + 1], set_cookie[MAX_HVAL + 1];
 };
@@ -1449,6 +1449,8 @@ static int parse_stream_opts(struct slice q, struct sopts *o, char *err,
             o->has_retry = 1;
         } else if (slice_eq(k, "noid")) {
             bad = param_bool(&qp, &o->noid);
+        } else if (slice_eq(k, "replay")) {
+            bad = param_bool(&qp, &o->replay);
         } else if (slice_eq(k, "close_mid")) {
             bad = param_bool(&qp, &o->close_mid);
         } else if (slice_eq(k, "comment")) {
@@ -1498,7 +1500,8 @@ static void stream_init(struct stream *s, const struct sopts *o,
 
     s->start = o->start;
     s->next_id = o->start;
-    if (r->lei.p && sse_parse_u64(r->lei.p, r->lei.n, &lei) == 0 && lei < UINT64_MAX)
+    if (!o->replay && r->lei.p && sse_parse_u64(r->lei.p, r->lei.n, &lei) == 0
+        && lei < UINT64_MAX)
         s->next_id = lei + 1;
     s->has_end = o->has_count;
     s->end_id = o->count > UINT64_MAX - o->start ? UINT64_MAX : o->start + o->count;
@@ -2394,7 +2397,7 @@ static void handle_request(struct conn *c, const struct req *r)
                     "method not allowed\n", 19, 0);
         return;
     }
-    if (!get && !head && !(post && rt == R_CONTROL)) {
+    if (!get && !head && !(post && (rt == R_CONTROL || rt == R_EVENTS))) {
         respond(c, r, 405, "text/plain",
                 "Allow: GET, HEAD, POST, OPTIONS\r\n",
                 "method not allowed\n", 19, 0);
