@@ -169,30 +169,44 @@ static apr_time_t broke(void *baton, sse_end_reason why, apr_status_t err,
     return at;
 }
 
-/* One member, as mod_proxy would pick it for this request now. */
-static int try_member(sse_stream *st, const char *last_id,
+/* mod_proxy_balancer counts a stream on each member it picks for it
+ * until the request ends, when a cleanup of the request's pool lowers
+ * the count again.  A stream that goes on elsewhere, or a try that did
+ * not take, would stay counted where it is not: lbmethod=bybusyness and
+ * bystreams would see that member busier than it is.  So the count is
+ * lowered now, and raised again just before the balancer's own cleanup
+ * lowers it at the end (cleanups run in reverse order). */
+static apr_status_t count_again_at_end(void *data)
+{
+    proxy_worker *worker = data;
+
+    worker->s->busy++;
+    return APR_SUCCESS;
+}
+
+static void uncount(request_rec *r, proxy_worker *worker)
+{
+    if (!worker || !worker->s->busy)
+        return;
+    worker->s->busy--;
+    apr_pool_cleanup_register(r->pool, worker, count_again_at_end,
+                              apr_pool_cleanup_null);
+}
+
+/* A try at the member mod_proxy picked. */
+static int try_picked(sse_stream *st, proxy_worker *worker,
+                      proxy_server_conf *conf, char *url, const char *last_id,
                       proxy_conn_rec **out, sse_response *resp)
 {
     request_rec *r = st->r;
     sse_server_conf *sc = server_conf(r);
-    proxy_server_conf *conf = ap_get_module_config(r->server->module_config,
-                                                   &proxy_module);
-    proxy_worker *worker = NULL;
-    proxy_balancer *balancer = NULL;
     proxy_conn_rec *backend = NULL;
-    char *url = apr_pstrdup(r->pool, st->resume_url);
     const char *scheme;
     sse_target t;
     sse_attempt_failure fail = { SSEP_COND_NONE, 0 };
     apr_interval_time_t connect_time = 0;
     int status;
 
-    /* no usable member now (all in error): later */
-    if (ap_proxy_pre_request(&worker, &balancer, r, conf, &url) != OK
-        || !worker)
-        return SSE_RESUME_LATER;
-    if (balancer)
-        ap_proxy_initialize_worker(worker, r->server, conf->pool);
     if (!ap_cstr_casecmpn(url, "http:", 5))
         scheme = "http";
     else if (!ap_cstr_casecmpn(url, "https:", 6))
@@ -243,6 +257,31 @@ static int try_member(sse_stream *st, const char *last_id,
                   worker->s->name_ex, resp->status,
                   resp->is_event_stream ? "" : " without an event stream");
     return SSE_RESUME_GIVE_UP;
+}
+
+/* One member, as mod_proxy would pick it for this request now. */
+static int try_member(sse_stream *st, const char *last_id,
+                      proxy_conn_rec **out, sse_response *resp)
+{
+    request_rec *r = st->r;
+    proxy_server_conf *conf = ap_get_module_config(r->server->module_config,
+                                                   &proxy_module);
+    proxy_worker *worker = NULL, *left = st->worker;
+    proxy_balancer *balancer = NULL;
+    char *url = apr_pstrdup(r->pool, st->resume_url);
+    int rc;
+
+    /* no usable member now (all in error): later */
+    if (ap_proxy_pre_request(&worker, &balancer, r, conf, &url) != OK
+        || !worker)
+        return SSE_RESUME_LATER;
+    if (!balancer)
+        return try_picked(st, worker, conf, url, last_id, out, resp);
+    ap_proxy_initialize_worker(worker, r->server, conf->pool);
+    rc = try_picked(st, worker, conf, url, last_id, out, resp);
+    /* the member the stream left, or the one that did not take it */
+    uncount(r, rc == SSE_RESUME_DONE ? left : worker);
+    return rc;
 }
 
 static int attempt(void *baton, const char *last_id,

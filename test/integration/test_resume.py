@@ -207,6 +207,13 @@ class ResumeBase:
                 # every event once, in order: none lost, none repeated
                 self.assertEqual(got, list(range(1, len(got) + 1)))
                 self.assertFalse(complete)
+            # each stream counts once, where it is now: a load-aware
+            # lbmethod sees the member it left free again
+            open_streams = {m["member"]: m.get("open_streams")
+                            for m in self.status()["members"]
+                            if m["balancer"].endswith("pair")}
+            self.assertEqual(open_streams.get(self.o[0].url), 0)
+            self.assertEqual(open_streams.get(self.o[1].url), n)
         finally:
             fleet.close()
         return on_killed
