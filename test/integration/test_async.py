@@ -49,11 +49,13 @@ def dechunk(raw):
 
 
 class Fleet:
-    """Many raw HTTP/1.1 stream clients on one selector."""
+    """Many raw HTTP/1.1 stream clients on one selector; remembers which
+    connections the server closed."""
 
     def __init__(self, port, path, n):
         self.sel = selectors.DefaultSelector()
         self.raw = {}
+        self.closed = set()
         request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    "Accept: text/event-stream\r\n\r\n" % path).encode()
         for _ in range(n):
@@ -83,6 +85,7 @@ class Fleet:
                     self.raw[key.fileobj] += data
                 else:
                     self.sel.unregister(key.fileobj)
+                    self.closed.add(key.fileobj)
                     if close_at_eof:
                         key.fileobj.close()
         return True

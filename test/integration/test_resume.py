@@ -8,16 +8,15 @@ retry: after the window; a stream without ids and a POST stream are not
 resumed."""
 import json
 import os
-import selectors
 import signal
-import socket
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Httpd, Origin, RawClient, parse_events  # noqa: E402
+from harness import Httpd, Origin, RawClient  # noqa: E402
+from test_async import Fleet, dechunk, ids  # noqa: E402
 
 # What a member's death legitimately logs at warn and above: connections
 # refused and the member put in error by mod_proxy, the policy's backoff
@@ -48,76 +47,6 @@ ProxyPass /one balancer://one
 </Location>
 LogLevel warn sse_proxy:info
 """
-
-
-def dechunk(raw):
-    body, pos = b"", 0
-    while True:
-        end = raw.find(b"\r\n", pos)
-        if end < 0:
-            return body, False
-        size = int(raw[pos:end].split(b";")[0], 16)
-        if size == 0:
-            return body, True
-        if len(raw) < end + 2 + size:
-            return body + raw[end + 2:], False
-        body += raw[end + 2:end + 2 + size]
-        pos = end + 2 + size + 2
-
-
-class Fleet:
-    """Many raw HTTP/1.1 stream clients on one selector; remembers which
-    connections the server closed."""
-
-    def __init__(self, port, path, n):
-        self.sel = selectors.DefaultSelector()
-        self.raw = {}
-        self.closed = set()
-        request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   "Accept: text/event-stream\r\n\r\n" % path).encode()
-        for _ in range(n):
-            s = socket.create_connection(("127.0.0.1", port), 10)
-            s.setblocking(False)
-            s.sendall(request)
-            self.raw[s] = b""
-            self.sel.register(s, selectors.EVENT_READ)
-
-    def pump(self, until, timeout):
-        deadline = time.monotonic() + timeout
-        while not until(self):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            for key, _ in self.sel.select(min(left, 0.5)):
-                try:
-                    data = key.fileobj.recv(65536)
-                except BlockingIOError:
-                    continue
-                except ConnectionResetError:
-                    data = b""
-                if data:
-                    self.raw[key.fileobj] += data
-                else:
-                    self.sel.unregister(key.fileobj)
-                    self.closed.add(key.fileobj)
-        return True
-
-    def bodies(self):
-        """(body, complete) of each stream."""
-        out = []
-        for raw in self.raw.values():
-            _, _, rest = raw.partition(b"\r\n\r\n")
-            out.append(dechunk(rest))
-        return out
-
-    def close(self):
-        for s in self.raw:
-            s.close()
-        self.sel.close()
-
-
-def ids(body):
-    return [int(e["id"]) for e in parse_events(body) if "id" in e]
 
 
 def last_id(raw):
@@ -202,7 +131,7 @@ class ResumeBase:
                 timeout=60), "every stream goes on after the kill")
             self.assertEqual(fleet.closed, set(),
                              "no client lost its connection")
-            for body, complete in fleet.bodies():
+            for body, complete in ((body, complete) for _, body, complete in fleet.responses()):
                 got = ids(body[:body.rfind(b"\n\n") + 2])
                 # every event once, in order: none lost, none repeated
                 self.assertEqual(got, list(range(1, len(got) + 1)))
@@ -260,7 +189,7 @@ class ResumeBase:
                                            for r in f.raw.values()),
                                        timeout=self.window + 30))
             took = time.monotonic() - killed
-            for body, complete in fleet.bodies():
+            for body, complete in ((body, complete) for _, body, complete in fleet.responses()):
                 self.assertTrue(complete, body[-200:])
                 tail = body[body.rfind(b"\nid: "):]
                 self.assertIn(b"\nretry: ", tail)
