@@ -50,7 +50,10 @@ class LingerTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.httpd.stop()
         cls.origin.stop()
-        bad = cls.httpd.unexpected_log_lines()
+        # 200 connections opened, and later ended, in one burst on 32
+        # workers: on a slow build (the sanitizers) beside other tests,
+        # every worker can be busy at the parent's once-a-second look
+        bad = cls.httpd.unexpected_log_lines(allowed=[r"AH00484"])
         harness.remove_workdir(cls.work, keep=bool(bad))
         if bad:
             raise AssertionError("unexpected error-log lines:\n"
