@@ -79,6 +79,30 @@ def open_stream(port, path, source, headers=None, timeout=10):
     return c
 
 
+def let_in_again(port, source, n):
+    """Waits until source is let in again for n streams (a new generation
+    of children may not listen yet), then closes them."""
+    got = []
+
+    def admitted():
+        try:
+            c = SourcedClient(port, "/events?rate=5", source, ES)
+        except OSError:
+            time.sleep(0.2)
+            return False
+        if was_limited(c):
+            c.close()
+            time.sleep(0.3)
+            return False
+        got.append(c)
+        return True
+    wait_for(admitted, timeout=15, what="the client let in again")
+    for _ in range(n - 1):
+        wait_for(admitted, timeout=5, what="its next stream")
+    for c in got:
+        c.close()
+
+
 def limited(c, limit):
     """c got the come-back-later answer of an EventSource for limit:
     200 text/event-stream with retry: and the sse-proxy event, the whole
@@ -542,25 +566,7 @@ class TestDeadChildren(LimitsBase):
             s.read_to_end(timeout=15)
             self.assertIn(b"retry:", s.resp.body[-200:])
             s.close()
-        b = []
-
-        def admitted():
-            try:
-                c = SourcedClient(self.port, "/events?rate=5", "127.0.0.60",
-                                  ES)
-            except OSError:
-                time.sleep(0.2)
-                return False
-            if was_limited(c):
-                c.close()
-                time.sleep(0.3)
-                return False
-            b.append(c)
-            return True
-        wait_for(admitted, timeout=15, what="the client let in again")
-        wait_for(admitted, timeout=5, what="its second stream")
-        for s in b:
-            s.close()
+        let_in_again(self.port, "127.0.0.60", 2)
         self.assertTrue(set(children_of(self.httpd.proc.pid)) - old)
 
     def test_ungraceful_restart(self):
@@ -578,25 +584,7 @@ class TestDeadChildren(LimitsBase):
                  timeout=20, what="a new generation of children")
         for s in a:
             s.close()
-        b = []
-
-        def admitted():
-            try:
-                c = SourcedClient(self.port, "/events?rate=5", "127.0.0.50",
-                                  ES)
-            except OSError:
-                time.sleep(0.2)
-                return False
-            if was_limited(c):
-                c.close()
-                time.sleep(0.3)
-                return False
-            b.append(c)
-            return True
-        wait_for(admitted, timeout=15, what="the client let in again")
-        wait_for(admitted, timeout=5, what="its second stream")
-        for s in b:
-            s.close()
+        let_in_again(self.port, "127.0.0.50", 2)
 
 
 class TestDirectives(unittest.TestCase):
