@@ -38,6 +38,7 @@
 #include "sse_status.h"
 #include "sse_stream.h"
 #include "sse_async.h"
+#include "sse_share.h"
 #include "sse_websocket.h"
 
 module AP_MODULE_DECLARE_DATA sse_proxy_module;
@@ -45,15 +46,6 @@ module AP_MODULE_DECLARE_DATA sse_proxy_module;
 static sse_server_conf *server_conf(request_rec *r)
 {
     return ap_get_module_config(r->server->module_config, &sse_proxy_module);
-}
-
-/* Counts a stream request once, however many members it is tried on. */
-static void count_request(request_rec *r)
-{
-    if (!apr_table_get(r->notes, "sse-counted")) {
-        apr_table_setn(r->notes, "sse-counted", "1");
-        SSE_STAT_ADD(stream_requests, 1);
-    }
 }
 
 /* A member failed before the client saw anything: back it off and let
@@ -76,37 +68,6 @@ static int answer_here(request_rec *r, proxy_worker *worker, ssep_class cls)
                                                &sse_proxy_module);
 
     return sse_answer_unavailable(r, dconf, server_conf(r), worker, cls, -1);
-}
-
-/* Relays the answer in this thread, or up to the point where the stream
- * has nothing more to say when it may continue without the thread.
- * Returns 1 when the relay was handed over. */
-static int relay_answer(sse_stream *st, const sse_response *resp)
-{
-    sse_relay *rl = sse_stream_open(st, resp);
-
-    if (!st->may_suspend || !sse_relay_suspendable(rl)) {
-        sse_relay_run(rl, &st->result);
-        sse_stream_close(st, rl);
-        return 0;
-    }
-    /* A connection whose stream waited without a thread is closed when
-     * the stream ends (httpd cannot take it back for keep-alive): the
-     * head says so, or a client would send its next request on it.  Set
-     * in the headers, not on the connection, so that the body stays
-     * chunked and a clean end stays distinguishable from a broken one
-     * (ap_set_keepalive() decides chunking before it reads this). */
-    apr_table_setn(st->r->headers_out, "Connection", "close");
-    /* one slice here, as on any later turn: a saturating stream must not
-     * keep the thread that accepted it */
-    if (sse_relay_begin(rl, &st->result) == SSE_RELAY_WAITING
-        && (st->state = sse_relay_pump(rl)) != SSE_RELAY_DONE) {
-        st->relay = rl;
-        sse_relay_tail_may_wait(rl);
-        return 1;
-    }
-    sse_stream_close(st, rl);
-    return 0;
 }
 
 /* Whether a failed attempt may go on to another member: not once part
@@ -185,7 +146,7 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     st->worker = worker;
     if (st->ws)
         url = sse_ws_backend_url(r, url);
-    count_request(r);
+    sse_stream_count(r);
     sse_member_health_check(r, worker);
 
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
@@ -246,7 +207,7 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     st->backend = backend;
     st->scheme = scheme;
     status = OK;
-    if (relay_answer(st, &resp))
+    if (sse_stream_relay(st, &resp))
         return OK; /* the backend connection goes with the stream */
     /* a resumed stream ended on another connection, or on none */
     backend = st->backend;
@@ -314,7 +275,7 @@ static int sse_request_status(int *status, request_rec *r)
         return DECLINED;
     if (cls_name)
         ssep_class_parse(cls_name, &cls);
-    count_request(r);
+    sse_stream_count(r);
     *status = sse_answer_unavailable(r, dconf, server_conf(r), worker, cls,
                                      -1);
     return OK;
@@ -355,6 +316,7 @@ static void sse_child_init(apr_pool_t *p, server_rec *s)
     sse_limits_child_init(p, s);
     sse_sessions_child_init(p, s);
     sse_fleet_child_init(p, s);
+    sse_share_child_init(p, s);
     sse_async_child_init(p, s);
 }
 
@@ -384,6 +346,7 @@ static void sse_register_hooks(apr_pool_t *p)
     sse_ws_register_hooks();
     sse_limits_register_hooks();
     sse_async_register_hooks();
+    sse_share_register_hooks();
     sse_slow_start_register_hooks();
     sse_bystreams_register(p);
     sse_nonblock_register();

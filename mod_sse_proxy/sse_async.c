@@ -31,6 +31,7 @@
 #include "mod_proxy.h"
 
 #include "sse_async.h"
+#include "sse_channel.h"
 #include "sse_stream.h"
 #include "sse_thread_mark.h"
 #include "sse_watcher.h"
@@ -177,7 +178,10 @@ static void arm(sse_stream *st)
     sse_relay *rl = st->relay;
     apr_status_t rv;
 
-    if (st->state == SSE_RELAY_MORE) {
+    /* a follower waits for its channel's news, unless it has some */
+    if (st->state == SSE_RELAY_MORE
+        || (st->feed && st->state == SSE_RELAY_WAITING && !st->closing
+            && !sse_feed_park(st->feed, st->waiter))) {
         sse_waiter_requeue(st->waiter);
         return;
     }
@@ -202,6 +206,8 @@ static void resume(void *baton)
 {
     sse_stream *st = baton;
 
+    if (st->feed)
+        sse_feed_unpark(st->feed);
     if (st->closing)
         st->state = sse_relay_tail(st->relay,
                                    sse_waiter_client_ready(st->waiter),
@@ -230,6 +236,8 @@ static void end_at_exit(void *baton)
 
     if (client)
         apr_socket_timeout_set(client, 0);
+    if (st->feed)
+        sse_feed_unpark(st->feed);
     /* httpd is stopping: the relay ends the stream (SSE_END_SHUTDOWN);
      * what the client does not take at once is not waited for */
     if (!st->closing) {

@@ -8,6 +8,7 @@
 #include "sse_config.h"
 #include "sse_fleet.h"
 #include "sse_limits.h"
+#include "sse_share.h"
 #include "sse_sessions.h"
 #include "sse_slow_start.h"
 
@@ -26,6 +27,7 @@ void *sse_create_dir_conf(apr_pool_t *p, char *dir)
     c->session_timeout_s = SSE_DEFAULT_SESSION_TIMEOUT_S;
     sse_limits_conf_init(&c->limits, dir);
     c->resume_window_s = SSE_DEFAULT_RESUME_WINDOW_S;
+    sse_share_conf_init(&c->share);
     return c;
 }
 
@@ -93,6 +95,7 @@ void *sse_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->resume_window_s = add->resume_set ? add->resume_window_s
                                          : base->resume_window_s;
     MERGE(resume);
+    sse_share_conf_merge(&c->share, &base->share, &add->share);
     return c;
 }
 
@@ -539,5 +542,6 @@ const command_rec sse_cmds[] = {
                   "socache provider holding the session map, with its "
                   "arguments: provider[:args] (default shmcb)"),
     SSE_LIMITS_CMDS
+    SSE_SHARE_CMDS
     { NULL }
 };

@@ -13,6 +13,7 @@
 #include "ssepolicy.h"
 #include "sse_validate.h"
 #include "sse_limits_conf.h"
+#include "sse_share_conf.h"
 
 #define SSE_UNSET (-1)
 
@@ -65,6 +66,7 @@ typedef struct {
     int        resume;           /* SSEProxyResume */
     apr_int64_t resume_window_s; /* how long a broken stream may resume */
     int        resume_set;
+    sse_share_conf share;        /* shared streams, replay ring */
 } sse_dir_conf;
 
 /* Server-wide: the policy members are backed off by, and what counts as

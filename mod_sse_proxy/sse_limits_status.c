@@ -10,30 +10,9 @@
 #include "apr_strings.h"
 
 #include "sse_limits.h"
+#include "sse_status.h"
 
 #define TOP 10
-
-static const char *json_text(apr_pool_t *p, const char *s)
-{
-    char *out = apr_palloc(p, strlen(s) * 6 + 3), *o = out;
-
-    *o++ = '"';
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            o += apr_snprintf(o, 7, "\\u%04x", c);
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    *o = 0;
-    return out;
-}
 
 void sse_limits_status_json(request_rec *r)
 {
@@ -54,7 +33,7 @@ void sse_limits_status_json(request_rec *r)
     for (i = 0; i < n; i++)
         ap_rprintf(r, "%s{\"key\":%s,\"kind\":\"%s\",\"open\":%u,"
                    "\"strikes\":%u}", i ? "," : "",
-                   json_text(r->pool, top[i].label),
+                   sse_status_json_str(r->pool, top[i].label),
                    top[i].location ? "location" : "client", top[i].open,
                    top[i].strikes);
     ap_rputs("]}", r);

@@ -191,3 +191,13 @@ int sse_nonblock_pending(const sse_nonblock *nb)
 {
     return !APR_BRIGADE_EMPTY(nb->held) || nb->c->data_in_output_filters;
 }
+
+apr_off_t sse_nonblock_pending_bytes(const sse_nonblock *nb)
+{
+    apr_off_t len = 0;
+
+    /* what the core output filter keeps is not counted: at most what
+     * one write did not take */
+    apr_brigade_length(nb->held, 0, &len);
+    return len;
+}

@@ -34,5 +34,7 @@ apr_status_t sse_nonblock_write(sse_nonblock *nb);
 
 /* Output is set aside: the client's socket was full. */
 int sse_nonblock_pending(const sse_nonblock *nb);
+/* How much is set aside. */
+apr_off_t sse_nonblock_pending_bytes(const sse_nonblock *nb);
 
 #endif

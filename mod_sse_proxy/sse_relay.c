@@ -14,6 +14,7 @@
 #include "ap_mpm.h"
 
 #include "ssepolicy.h"
+#include "sse_channel.h"
 #include "sse_nonblock.h"
 #include "sse_relay.h"
 #include "sse_stats.h"
@@ -80,6 +81,18 @@ struct sse_relay {
      * replays are dropped, so each is held until its id is known. */
     int                 skipping;
     apr_bucket_brigade *held;
+    /* A shared stream's founder (SSEProxyShare): each event it reads goes
+     * to the channel too, and the backend is read at the backend's pace,
+     * not its client's.  Once its own client is gone (or dropped for
+     * falling behind) it goes on headless while the channel has
+     * followers, and for the grace time after the last left. */
+    sse_channel        *channel;
+    int                 headless;
+    apr_time_t          headless_since;
+    apr_interval_time_t grace;
+    apr_off_t           founder_backlog; /* most output its client may owe */
+    /* A follower: its events come from a channel, not from a backend. */
+    sse_feed           *feed;
 };
 typedef struct sse_relay relay;
 
@@ -112,6 +125,8 @@ static apr_status_t parser_cleanup(void *data)
 
 /* Passes what is in the output brigade, with a FLUSH when asked.  Returns
  * 0, or -1 when the client is gone. */
+static void go_headless(relay *rl, const char *why);
+
 static int pass_out(relay *rl, int flush)
 {
     conn_rec *c = rl->r->connection;
@@ -119,6 +134,13 @@ static int pass_out(relay *rl, int flush)
 
     apr_uint64_t passed_events = rl->stat_events;
 
+    if (rl->headless) {
+        apr_brigade_cleanup(rl->out);
+        rl->unflushed = 0;
+        rl->complete_events = 0;
+        rl->stat_events = rl->stat_bytes = 0;
+        return 0;
+    }
     if (flush) {
         APR_BRIGADE_INSERT_TAIL(rl->out,
                                 apr_bucket_flush_create(c->bucket_alloc));
@@ -137,6 +159,10 @@ static int pass_out(relay *rl, int flush)
         return 0;
     rv = ap_pass_brigade(rl->r->output_filters, rl->out);
     apr_brigade_cleanup(rl->out);
+    if ((rv != APR_SUCCESS || c->aborted) && rl->channel) {
+        go_headless(rl, "its client left");
+        return 0;
+    }
     if (rv != APR_SUCCESS || c->aborted) {
         /* Without the non-blocking filter (HTTP/2), a client that stops
          * reading blocks the write for Timeout at most; its stream is
@@ -152,6 +178,13 @@ static int pass_out(relay *rl, int flush)
         if (!rl->write_stalled) {
             rl->write_stalled = apr_time_now();
             SSE_STAT_ADD(streams_held, 1);
+        }
+        /* the others are not held back for it: it falls behind on its
+         * own, as far as the ring reaches */
+        if (rl->channel
+            && sse_nonblock_pending_bytes(rl->nb) > rl->founder_backlog) {
+            go_headless(rl, "its client fell behind the ring");
+            return 0;
         }
     }
     else if (rl->write_stalled) {
@@ -205,6 +238,19 @@ static void release_held(relay *rl)
     apr_off_t len = 0;
 
     apr_brigade_length(rl->held, 0, &len);
+    if (rl->channel) {
+        apr_bucket *b;
+
+        for (b = APR_BRIGADE_FIRST(rl->held);
+             b != APR_BRIGADE_SENTINEL(rl->held); b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t n;
+
+            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ)
+                == APR_SUCCESS)
+                sse_channel_write(rl->channel, data, n);
+        }
+    }
     APR_BRIGADE_CONCAT(rl->out, rl->held);
     rl->unflushed += (apr_size_t)len;
     rl->res->bytes += (apr_uint64_t)len;
@@ -266,6 +312,8 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
         int rc = ssep_parser_feed(rl->parser, data + off, len - off, &used,
                                   &ev);
 
+        if (rl->channel && !rl->skipping)
+            sse_channel_write(rl->channel, data + off, used);
         if (rl->skipping) {
             hold(rl, data + off, used);
         } else if (rl->ws) {
@@ -289,6 +337,13 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
             release_held(rl);
         }
         if (rc == SSEP_PARSE_EVENT) {
+            if (rl->channel) {
+                apr_size_t id_len = 0;
+                const char *id = ssep_parser_last_id(rl->parser, &id_len);
+
+                sse_channel_publish(rl->channel, id, id_len,
+                                    rl->last_backend);
+            }
             if (rl->ws)
                 rl->unflushed += sse_ws_event(rl->ws, rl->out, &ev);
             if (rl->res->events++ == 0) {
@@ -330,7 +385,7 @@ static int drain_backend(relay *rl)
         apr_off_t got = 0;
         int eof = 0;
 
-        if (rl->write_stalled)
+        if (rl->write_stalled && !rl->channel)
             return CLIENT_FULL;
         if (!rl->slice_left)
             return SLICE_USED;
@@ -410,6 +465,71 @@ static int drain_backend(relay *rl)
     }
 }
 
+/* A follower whose next event has left the ring: it is dropped, and
+ * what is set aside for it goes nowhere (its reconnection resumes from
+ * the ring or the backend).  Returns -1. */
+static int fell_behind(relay *rl)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, rl->r,
+                  "SSE00096: client fell behind its shared stream by more "
+                  "than the ring holds (SSEProxyReplay); dropping it");
+    SSE_STAT_ADD(shared_dropped, 1);
+    rl->r->connection->aborted = 1;
+    rl->res->end = SSE_END_CLIENT;
+    return -1;
+}
+
+/* A follower's drain: what the channel has that it has not, up to a
+ * slice, cut into events by its own parser (WebSocket frames need the
+ * fields).  Returns as drain_backend() does. */
+static int drain_feed(relay *rl)
+{
+    for (;;) {
+        apr_bucket *b;
+        apr_time_t read_at = 0;
+        apr_off_t got = 0;
+        int rc;
+
+        if (rl->write_stalled)
+            return CLIENT_FULL;
+        if (!rl->slice_left)
+            return SLICE_USED;
+        apr_brigade_cleanup(rl->in);
+        rc = sse_feed_read(rl->feed, rl->in, rl->slice_left, &read_at);
+        if (rc == SSE_FEED_NONE)
+            return DRAINED;
+        if (rc == SSE_FEED_BEHIND)
+            return fell_behind(rl);
+        if (rc == SSE_FEED_END) {
+            apr_int64_t hint;
+            const char *cls;
+
+            sse_feed_end(rl->feed, &rl->res->end, &hint, &cls);
+            /* a channel that outlived its grace ended cleanly for it */
+            if (rl->res->end == SSE_END_BACKEND
+                || rl->res->end == SSE_END_CLIENT)
+                return 0;
+            return -1;
+        }
+        apr_brigade_length(rl->in, 0, &got);
+        rl->slice_left -= (apr_size_t)got < rl->slice_left
+                          ? (apr_size_t)got : rl->slice_left;
+        rl->last_backend = read_at;
+        for (b = APR_BRIGADE_FIRST(rl->in); b != APR_BRIGADE_SENTINEL(rl->in);
+             b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t len;
+
+            if (apr_bucket_read(b, &data, &len, APR_BLOCK_READ)
+                != APR_SUCCESS
+                || relay_payload(rl, data, len) < 0)
+                return -1;
+        }
+        if (rl->unflushed && pass_out(rl, rl->complete_events) < 0)
+            return -1;
+    }
+}
+
 int sse_mpm_stopping(void)
 {
     int state = AP_MPMQ_RUNNING;
@@ -456,7 +576,7 @@ apr_time_t sse_relay_deadline(const sse_relay *rl)
     apr_time_t deadline = 0;
 
     /* the backend is not read, nor heartbeats sent, while output waits */
-    if (rl->write_stalled)
+    if (rl->write_stalled && !rl->channel)
         return rl->write_stalled + write_timeout(rl);
     if (rl->resuming) {
         /* backend silence is the resume's business, not idle's */
@@ -465,10 +585,24 @@ apr_time_t sse_relay_deadline(const sse_relay *rl)
             deadline = next_heartbeat(rl, hb);
         return deadline ? deadline : 1;
     }
-    if (hb > 0)
+    if (hb > 0 && !rl->headless)
         deadline = next_heartbeat(rl, hb);
-    if (idle > 0 && (!deadline || rl->last_backend + idle < deadline))
+    if (idle > 0 && !rl->feed
+        && (!deadline || rl->last_backend + idle < deadline))
         deadline = rl->last_backend + idle;
+    if (rl->write_stalled) {
+        apr_time_t t = rl->write_stalled + write_timeout(rl);
+
+        if (!deadline || t < deadline)
+            deadline = t;
+    }
+    if (rl->headless) {
+        /* whether its followers are all gone, and for how long */
+        apr_time_t t = apr_time_now() + STATE_CHECK;
+
+        if (!deadline || t < deadline)
+            deadline = t;
+    }
     return deadline;
 }
 
@@ -483,7 +617,9 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
                                           : 0;
     apr_time_t now;
 
-    if (rl->r->connection->aborted) {
+    if (rl->r->connection->aborted && rl->channel)
+        go_headless(rl, "its client left");
+    if (rl->r->connection->aborted && !rl->headless) {
         rl->res->end = SSE_END_CLIENT;
         return -1;
     }
@@ -491,16 +627,22 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
         int rc = sse_ws_read_client(rl->ws, rl->out);
 
         if (pass_out(rl, 1) < 0 || rc < 0) {
-            rl->res->end = SSE_END_CLIENT;
-            return -1;
+            if (!rl->channel) {
+                rl->res->end = SSE_END_CLIENT;
+                return -1;
+            }
+            go_headless(rl, "its client left");
         }
     } else if (client_ready && rl->client_sock) {
         if (!ap_proxy_is_socket_connected(rl->client_sock)) {
             /* closed: nothing more reaches it, and no lingering close
              * should hold its connection */
             rl->r->connection->aborted = 1;
-            rl->res->end = SSE_END_CLIENT;
-            return -1;
+            if (!rl->channel) {
+                rl->res->end = SSE_END_CLIENT;
+                return -1;
+            }
+            go_headless(rl, "its client left");
         }
         /* The client sent data (a pipelined request): it is still there,
          * but its socket can no longer tell us when it leaves.  Writes
@@ -512,8 +654,22 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
         return -1;
     }
     now = apr_time_now();
+    if (rl->headless && !sse_channel_followers(rl->channel)) {
+        apr_time_t alone = sse_channel_alone_since(rl->channel);
+
+        /* alone since its own client left, at the earliest */
+        if (alone && alone < rl->headless_since)
+            alone = rl->headless_since;
+        if (alone && now - alone >= rl->grace) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, rl->r,
+                          "SSE00097: shared stream closed: no client for "
+                          "its grace time");
+            rl->res->end = SSE_END_CLIENT;
+            return -1;
+        }
+    }
     if (idle > 0 && now - rl->last_backend >= idle && !backend_ready
-        && !rl->resuming) {
+        && !rl->resuming && !rl->feed) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, rl->r,
                       "SSE00022: ending stream: backend silent for %"
                       APR_TIME_T_FMT "s (SSEProxyIdleTimeout)",
@@ -527,7 +683,7 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
         rl->res->backend_error = APR_TIMEUP;
         return -1;
     }
-    if (hb > 0 && now >= next_heartbeat(rl, hb)) {
+    if (hb > 0 && !rl->headless && now >= next_heartbeat(rl, hb)) {
         rl->last_heartbeat = now;
         if (rl->ws) {
             /* frames are whole: a ping may go between any two */
@@ -598,9 +754,12 @@ static int write_waiting(relay *rl, int client_writable, int client_ready)
     return 1;
 }
 
+/* A founder waits for its backend even while its client owes output:
+ * what it owes is written at its next turn. */
 static sse_relay_state stopped_or_waiting(relay *rl)
 {
-    return rl->write_stalled ? SSE_RELAY_WRITING : SSE_RELAY_WAITING;
+    return rl->write_stalled && !rl->channel ? SSE_RELAY_WRITING
+                                             : SSE_RELAY_WAITING;
 }
 
 /* What a wait ended with; then the backend is read (a slice of it). */
@@ -610,15 +769,25 @@ static sse_relay_state wake(relay *rl, int backend_ready, int client_ready,
     if (rl->write_stalled) {
         int rc = write_waiting(rl, client_writable, client_ready);
 
-        if (rc < 0)
+        if (rc < 0 && rl->channel && rl->res->end == SSE_END_CLIENT) {
+            rl->res->end = SSE_END_NONE;
+            go_headless(rl, "its client stopped reading");
+        }
+        else if (rc < 0) {
             return stop(rl, -1);
-        if (rc > 0)
+        }
+        else if (rc > 0 && rl->feed && sse_feed_behind(rl->feed)) {
+            return stop(rl, fell_behind(rl));
+        }
+        else if (rc > 0 && !rl->channel) {
             return SSE_RELAY_WRITING;
+        }
         client_ready = 0;   /* looked at above */
     }
     if (after_wait(rl, backend_ready, client_ready, timed_out) < 0)
         return stop(rl, -1);
-    if (rl->write_stalled)    /* a heartbeat the client could not take */
+    /* a heartbeat the client could not take */
+    if (rl->write_stalled && !rl->channel)
         return SSE_RELAY_WRITING;
     return sse_relay_pump(rl);
 }
@@ -644,6 +813,24 @@ static sse_relay_state wait_for_activity(relay *rl)
     if (!rl->client_sock && timeout > SSE_CLIENT_CHECK)
         timeout = SSE_CLIENT_CHECK;
 
+    if (rl->feed && !rl->write_stalled) {
+        /* news of the channel, then a look at the client's socket */
+        int client_ready = 0;
+
+        sse_feed_wait(rl->feed, timeout);
+        if (client) {
+            apr_pollfd_t one;
+
+            memset(&one, 0, sizeof(one));
+            one.p = rl->r->pool;
+            one.desc_type = APR_POLL_SOCKET;
+            one.desc.s = client;
+            one.reqevents = APR_POLLIN;
+            client_ready = apr_poll(&one, 1, &signalled, 0) == APR_SUCCESS
+                           && signalled;
+        }
+        return wake(rl, 1, client_ready, 0, 0);
+    }
     memset(pfd, 0, sizeof(pfd));
     if (!rl->write_stalled && rl->backend) {
         pfd[n].p = rl->r->pool;
@@ -711,7 +898,7 @@ sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
     relay *rl = apr_pcalloc(r->pool, sizeof(*rl));
 
     rl->r = r;
-    rl->origin = backend->connection;
+    rl->origin = backend ? backend->connection : NULL;
     rl->backend = backend;
     rl->conf = conf;
     rl->res = &rl->own_result;
@@ -720,7 +907,7 @@ sse_relay *sse_relay_create(request_rec *r, proxy_conn_rec *backend,
     rl->last_backend = rl->last_heartbeat = apr_time_now();
     rl->initial_retry = -1;
     rl->keepalive = resp->keepalive;
-    rl->short_read_drains = short_read_drains(rl->origin);
+    rl->short_read_drains = rl->origin && short_read_drains(rl->origin);
     sse_body_init(&rl->body, resp->framing, resp->length);
     /* On HTTP/2 the socket belongs to the whole connection, not to this
      * stream; there, a failed heartbeat write tells that the client left. */
@@ -935,7 +1122,7 @@ sse_relay_state sse_relay_pump(sse_relay *rl)
                 return stopped_or_waiting(rl);
         }
         rl->slice_left = SLICE;
-        rc = drain_backend(rl);
+        rc = rl->feed ? drain_feed(rl) : drain_backend(rl);
         /* a try that is due at once (the first of a break) is made in
          * this turn: a wait for the watcher's next look would be a gap
          * the client sees */
@@ -1035,7 +1222,9 @@ void sse_relay_end(sse_relay *rl)
     if (rl->backend && (res->end != SSE_END_BACKEND
                         || !sse_body_complete(&rl->body) || !rl->keepalive))
         rl->backend->close = 1;
-    if (res->end == SSE_END_PREMATURE || res->end == SSE_END_ERROR)
+    /* a follower's end is its channel's, said once by the founder */
+    if ((res->end == SSE_END_PREMATURE || res->end == SSE_END_ERROR)
+        && !rl->feed)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, res->backend_error, r,
                       "SSE00024: backend stream broke off (%s) after %"
                       APR_UINT64_T_FMT " events", sse_end_name(res->end),
@@ -1071,6 +1260,48 @@ static void finish_ws(relay *rl, apr_int64_t retry_ms,
     APR_BRIGADE_INSERT_TAIL(rl->out,
                             apr_bucket_eos_create(rl->r->connection->bucket_alloc));
     pass_out(rl, 1);
+}
+
+/* Its own client is gone (or dropped): the founder goes on for the
+ * channel's followers, writing to nobody. */
+static void go_headless(relay *rl, const char *why)
+{
+    conn_rec *c = rl->r->connection;
+    apr_socket_t *sock = ap_get_conn_socket(c);
+
+    if (rl->headless)
+        return;
+    rl->headless = 1;
+    rl->headless_since = apr_time_now();
+    rl->client_sock = NULL;
+    apr_brigade_cleanup(rl->out);
+    rl->unflushed = 0;
+    if (rl->write_stalled) {
+        rl->write_stalled = 0;
+        SSE_STAT_ADD(streams_held, -1);
+    }
+    /* a client that is still there sees the end of what it was sent and
+     * reconnects: from the ring, if it still has its last event */
+    if (!c->aborted && !c->master && sock)
+        apr_socket_shutdown(sock, APR_SHUTDOWN_WRITE);
+    c->aborted = 1;
+    sse_channel_founder_left(rl->channel);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, rl->r,
+                  "SSE00098: the first client of a shared stream is gone "
+                  "(%s); the stream goes on for its followers", why);
+}
+
+void sse_relay_publish(sse_relay *rl, sse_channel *ch,
+                       apr_interval_time_t grace, apr_off_t backlog)
+{
+    rl->channel = ch;
+    rl->grace = grace;
+    rl->founder_backlog = backlog;
+}
+
+void sse_relay_feed(sse_relay *rl, sse_feed *feed)
+{
+    rl->feed = feed;
 }
 
 void sse_relay_websocket(sse_relay *rl, sse_ws *ws)

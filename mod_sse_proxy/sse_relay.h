@@ -75,6 +75,17 @@ typedef struct {
 void sse_relay_resumable(sse_relay *rl, const sse_relay_resumer *how,
                          void *baton);
 
+/* Shared streams (sse_channel.h).  A founder's relay also writes each
+ * event it reads into ch, reads its backend at the backend's pace, and
+ * goes on without its client (dropped once it owes more than backlog
+ * bytes) while ch has followers, and for grace after the last left. */
+struct sse_channel;
+struct sse_feed;
+void sse_relay_publish(sse_relay *rl, struct sse_channel *ch,
+                       apr_interval_time_t grace, apr_off_t backlog);
+/* A follower's relay (created without a backend) reads ch's events. */
+void sse_relay_feed(sse_relay *rl, struct sse_feed *feed);
+
 /* Serves the event stream to a WebSocket client instead (before
  * sse_relay_begin): the 101, frames, pings. */
 struct sse_ws;

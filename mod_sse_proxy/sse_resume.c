@@ -24,6 +24,7 @@
 #include "ssepolicy.h"
 #include "sse_async.h"
 #include "sse_backend.h"
+#include "sse_channel.h"
 #include "sse_config.h"
 #include "sse_exchange.h"
 #include "sse_members.h"
@@ -302,6 +303,8 @@ static int attempt(void *baton, const char *last_id,
     }
     if (rc == SSE_RESUME_DONE) {
         SSE_STAT_ADD(resumes_succeeded, 1);
+        if (st->channel)
+            sse_channel_failed_over(st->channel);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "SSE00092: stream resumed on %s after id %s (try %u, "
                       "%" APR_TIME_T_FMT " ms after the break)",

@@ -63,6 +63,15 @@ typedef struct {
     apr_uint64_t resumes_attempted;
     apr_uint64_t resumes_succeeded;
     apr_uint64_t resumes_given_up;
+    /* Shared streams (SSEProxyShare): channels open now and the clients
+     * they serve besides their founder's (gauges); joins served from a
+     * ring's replay; channels continued on another member; followers
+     * dropped for falling behind the ring. */
+    apr_int64_t  shared_streams;
+    apr_int64_t  shared_clients;
+    apr_uint64_t shared_replays;
+    apr_uint64_t shared_failovers;
+    apr_uint64_t shared_dropped;
 } sse_counters;
 
 /* The shared counters, or NULL before post_config. */

@@ -100,7 +100,7 @@ static apr_array_header_t *collect(request_rec *r)
     return ctx.members;
 }
 
-static const char *json_str(apr_pool_t *p, const char *s)
+const char *sse_status_json_str(apr_pool_t *p, const char *s)
 {
     apr_size_t n = strlen(s), i;
     char *out = apr_palloc(p, n * 6 + 3), *o = out;
@@ -217,7 +217,7 @@ static void fleet_json(request_rec *r, const sse_counters *c, apr_time_t now)
                ",\"pushed\":%" APR_UINT64_T_FMT ",\"errors\":%"
                APR_UINT64_T_FMT ",\"lookups_not_waited_for\":%"
                APR_UINT64_T_FMT "}",
-               json_str(r->pool, sse_fleet_spec()), fleet_state_name(c),
+               sse_status_json_str(r->pool, sse_fleet_spec()), fleet_state_name(c),
                c->fleet_leader,
                c->fleet_synced ? apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                               (now - c->fleet_synced) / 1000)
@@ -422,6 +422,7 @@ static void render_json(request_rec *r, sse_counters *c,
                SSE_STAT_GET(c, resumes_succeeded),
                SSE_STAT_GET(c, resumes_given_up));
     ap_rputs("}", r);
+    sse_share_status_json(r, c);
     sse_limits_status_json(r);
     ap_rputs(",\"fleet\":", r);
     fleet_json(r, c, now);
@@ -430,9 +431,9 @@ static void render_json(request_rec *r, sse_counters *c,
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "%s{\"balancer\":%s,\"member\":%s,\"state\":%s,"
                    "\"usable\":%s,", i ? "," : "",
-                   json_str(r->pool, v->balancer),
-                   json_str(r->pool, v->member),
-                   v->state ? json_str(r->pool, v->state) : "null",
+                   sse_status_json_str(r->pool, v->balancer),
+                   sse_status_json_str(r->pool, v->member),
+                   v->state ? sse_status_json_str(r->pool, v->state) : "null",
                    v->usable < 0 ? "null" : v->usable ? "true" : "false");
         if (v->open_streams >= 0)
             ap_rprintf(r, "\"open_streams\":%" APR_INT64_T_FMT
@@ -449,7 +450,7 @@ static void render_json(request_rec *r, sse_counters *c,
                    "\"gave_up\":%s,\"delay_ms\":%" APR_INT64_T_FMT
                    ",\"next_retry_in_ms\":%" APR_INT64_T_FMT ",",
                    v->known && v->m.consecutive_failures
-                       ? json_str(r->pool,
+                       ? sse_status_json_str(r->pool,
                                   ssep_class_name((ssep_class)v->m.last_class))
                        : "null",
                    v->m.consecutive_failures, v->m.status_streak,
@@ -488,8 +489,8 @@ static void render_json(request_rec *r, sse_counters *c,
     ap_rputs("}\n", r);
 }
 
-static void prom_head(request_rec *r, const char *name, const char *type,
-                      const char *help)
+void sse_status_prom_head(request_rec *r, const char *name,
+                          const char *type, const char *help)
 {
     ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -502,11 +503,11 @@ static void render_prometheus(request_rec *r, sse_counters *c,
     int i, k;
 
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
-    prom_head(r, "sse_proxy_uptime_seconds", "gauge",
+    sse_status_prom_head(r, "sse_proxy_uptime_seconds", "gauge",
               "Seconds since the shared counters were created.");
     ap_rprintf(r, "sse_proxy_uptime_seconds %" APR_INT64_T_FMT "\n",
                (apr_int64_t)apr_time_sec(now - c->started));
-    prom_head(r, "sse_proxy_streams_open", "gauge",
+    sse_status_prom_head(r, "sse_proxy_streams_open", "gauge",
               "SSE streams being relayed now.");
     ap_rprintf(r, "sse_proxy_streams_open %" APR_INT64_T_FMT "\n",
                SSE_STAT_GET(c, streams_open));
@@ -514,30 +515,30 @@ static void render_prometheus(request_rec *r, sse_counters *c,
         const char *name = apr_pstrcat(r->pool, "sse_proxy_streams_",
                                        places[k].name, NULL);
 
-        prom_head(r, name, "gauge", places[k].help);
+        sse_status_prom_head(r, name, "gauge", places[k].help);
         ap_rprintf(r, "%s %" APR_INT64_T_FMT "\n", name,
                    place_count(c, (apr_size_t)k));
     }
-    prom_head(r, "sse_proxy_stream_requests_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_stream_requests_total", "counter",
               "GET/HEAD requests on SSE routes.");
     ap_rprintf(r, "sse_proxy_stream_requests_total %" APR_UINT64_T_FMT "\n",
                SSE_STAT_GET(c, stream_requests));
-    prom_head(r, "sse_proxy_streams_established_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_streams_established_total", "counter",
               "Stream requests that reached a backend 200 event stream.");
     ap_rprintf(r, "sse_proxy_streams_established_total %" APR_UINT64_T_FMT
                "\n", SSE_STAT_GET(c, streams_established));
-    prom_head(r, "sse_proxy_events_total", "counter", "Events relayed.");
+    sse_status_prom_head(r, "sse_proxy_events_total", "counter", "Events relayed.");
     ap_rprintf(r, "sse_proxy_events_total %" APR_UINT64_T_FMT "\n",
                SSE_STAT_GET(c, events));
-    prom_head(r, "sse_proxy_bytes_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_bytes_total", "counter",
               "Stream bytes relayed from backends.");
     ap_rprintf(r, "sse_proxy_bytes_total %" APR_UINT64_T_FMT "\n",
                SSE_STAT_GET(c, bytes));
-    prom_head(r, "sse_proxy_heartbeats_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_heartbeats_total", "counter",
               "Heartbeat comments sent during backend silence.");
     ap_rprintf(r, "sse_proxy_heartbeats_total %" APR_UINT64_T_FMT "\n",
                SSE_STAT_GET(c, heartbeats));
-    prom_head(r, "sse_proxy_first_event_seconds", "summary",
+    sse_status_prom_head(r, "sse_proxy_first_event_seconds", "summary",
               "Time from a stream request to its first event.");
     ap_rprintf(r, "sse_proxy_first_event_seconds_sum %.6f\n"
                "sse_proxy_first_event_seconds_count %" APR_UINT64_T_FMT "\n",
@@ -545,33 +546,34 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                SSE_STAT_GET(c, first_events));
     latency_prometheus(r, c);
     sse_limits_status_prometheus(r);
-    prom_head(r, "sse_proxy_resumes_attempted_total", "counter",
+    sse_share_status_prometheus(r, c);
+    sse_status_prom_head(r, "sse_proxy_resumes_attempted_total", "counter",
               "Streams whose backend broke off that the proxy tried to "
               "resume (SSEProxyResume).");
     ap_rprintf(r, "sse_proxy_resumes_attempted_total %" APR_UINT64_T_FMT
                "\n", SSE_STAT_GET(c, resumes_attempted));
-    prom_head(r, "sse_proxy_resumes_succeeded_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_resumes_succeeded_total", "counter",
               "Broken streams resumed on another backend connection.");
     ap_rprintf(r, "sse_proxy_resumes_succeeded_total %" APR_UINT64_T_FMT
                "\n", SSE_STAT_GET(c, resumes_succeeded));
-    prom_head(r, "sse_proxy_resumes_given_up_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_resumes_given_up_total", "counter",
               "Broken streams not resumed within the window: their "
               "clients got the end with retry:.");
     ap_rprintf(r, "sse_proxy_resumes_given_up_total %" APR_UINT64_T_FMT
                "\n", SSE_STAT_GET(c, resumes_given_up));
-    prom_head(r, "sse_proxy_errors_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_errors_total", "counter",
               "Classified failures on SSE routes.");
     for (k = SSEP_CLASS_NETWORK; k < SSEP_CLASS_COUNT; k++)
         ap_rprintf(r, "sse_proxy_errors_total{class=\"%s\"} %"
                    APR_UINT64_T_FMT "\n", ssep_class_name((ssep_class)k),
                    SSE_STAT_GET(c, errors[k]));
-    prom_head(r, "sse_proxy_stream_ends_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_stream_ends_total", "counter",
               "Ended streams, by how they ended.");
     for (k = SSE_END_BACKEND; k < SSE_END_REASONS; k++)
         ap_rprintf(r, "sse_proxy_stream_ends_total{reason=\"%s\"} %"
                    APR_UINT64_T_FMT "\n", sse_end_name((sse_end_reason)k),
                    SSE_STAT_GET(c, ends[k]));
-    prom_head(r, "sse_proxy_policy_answers_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_policy_answers_total", "counter",
               "Clients answered by the policy when no member could serve.");
     for (k = 0; k < SSE_ANSWER_KINDS; k++)
         ap_rprintf(r, "sse_proxy_policy_answers_total{answer=\"%s\"} %"
@@ -581,7 +583,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
 #define MEMBER_LABELS "balancer=\"%s\",member=\"%s\""
 #define LABEL_ARGS(v) prom_label(r->pool, (v)->balancer), \
                       prom_label(r->pool, (v)->member)
-    prom_head(r, "sse_proxy_member_usable", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_usable", "gauge",
               "1 when mod_proxy would send requests to the member now.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
@@ -589,7 +591,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
             ap_rprintf(r, "sse_proxy_member_usable{" MEMBER_LABELS "} %d\n",
                        LABEL_ARGS(v), v->usable);
     }
-    prom_head(r, "sse_proxy_member_open_streams", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_open_streams", "gauge",
               "Open streams of the member (mod_proxy's busy count: waiting "
               "streams included), what lbmethod=bystreams balances.");
     for (i = 0; i < members->nelts; i++) {
@@ -599,7 +601,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                        "} %" APR_INT64_T_FMT "\n", LABEL_ARGS(v),
                        v->open_streams);
     }
-    prom_head(r, "sse_proxy_member_slow_start_share", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_slow_start_share", "gauge",
               "The member's share of new streams in its slow start "
               "(SSEProxySlowStart), 1 outside it.");
     for (i = 0; i < members->nelts; i++) {
@@ -607,7 +609,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
         ap_rprintf(r, "sse_proxy_member_slow_start_share{" MEMBER_LABELS
                    "} %.4f\n", LABEL_ARGS(v), slow_start_share(v, now));
     }
-    prom_head(r, "sse_proxy_member_slow_start_held_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_member_slow_start_held_total", "counter",
               "Streams told to come back later because the member, the "
               "only one that could take them, was in slow start.");
     for (i = 0; i < members->nelts; i++) {
@@ -616,14 +618,14 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    "} %" APR_UINT64_T_FMT "\n", LABEL_ARGS(v),
                    v->m.slow_start_held);
     }
-    prom_head(r, "sse_proxy_member_consecutive_failures", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_consecutive_failures", "gauge",
               "Failures of the member since its last success.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_consecutive_failures{" MEMBER_LABELS
                    "} %u\n", LABEL_ARGS(v), v->m.consecutive_failures);
     }
-    prom_head(r, "sse_proxy_member_from_fleet", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_from_fleet", "gauge",
               "1 when the member's outage state came from another node of "
               "the fleet (SSEProxyStateCache).");
     for (i = 0; i < members->nelts; i++) {
@@ -631,13 +633,13 @@ static void render_prometheus(request_rec *r, sse_counters *c,
         ap_rprintf(r, "sse_proxy_member_from_fleet{" MEMBER_LABELS "} %u\n",
                    LABEL_ARGS(v), v->m.from_fleet);
     }
-    prom_head(r, "sse_proxy_fleet_up", "gauge",
+    sse_status_prom_head(r, "sse_proxy_fleet_up", "gauge",
               "1 in a fleet whose store answers, 0 when it does not; absent "
               "outside a fleet.");
     if (sse_fleet_spec()) {
         ap_rprintf(r, "sse_proxy_fleet_up %d\n",
                    c->fleet_state != SSE_FLEET_UNREACHABLE);
-        prom_head(r, "sse_proxy_fleet_calls_total", "counter",
+        sse_status_prom_head(r, "sse_proxy_fleet_calls_total", "counter",
                   "Member states taken from and given to the fleet, failed "
                   "store calls, and request lookups not waited for.");
         ap_rprintf(r, "sse_proxy_fleet_calls_total{kind=\"pulled\"} %"
@@ -652,7 +654,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    SSE_STAT_GET(c, fleet_errors),
                    SSE_STAT_GET(c, fleet_skipped));
     }
-    prom_head(r, "sse_proxy_member_status_streak", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_status_streak", "gauge",
               "Answers in a row with a status counted against the member "
               "(SSEProxyMemberFailure), not yet acted on.");
     for (i = 0; i < members->nelts; i++) {
@@ -660,14 +662,14 @@ static void render_prometheus(request_rec *r, sse_counters *c,
         ap_rprintf(r, "sse_proxy_member_status_streak{" MEMBER_LABELS
                    "} %u\n", LABEL_ARGS(v), v->m.status_streak);
     }
-    prom_head(r, "sse_proxy_member_backoff_seconds", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_backoff_seconds", "gauge",
               "The member's current backoff delay.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_backoff_seconds{" MEMBER_LABELS
                    "} %.3f\n", LABEL_ARGS(v), (double)v->m.delay_ms / 1000);
     }
-    prom_head(r, "sse_proxy_member_next_retry_seconds", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_next_retry_seconds", "gauge",
               "Seconds until the member is due again (0 when it is).");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
@@ -675,7 +677,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    "} %.3f\n", LABEL_ARGS(v),
                    (double)ms_until(v->m.next_retry, now) / 1000);
     }
-    prom_head(r, "sse_proxy_member_quality", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_quality", "gauge",
               "The member's quality grade: 0 EXCELLENT, 1 GOOD, 2 FAIR, 3 POOR.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
@@ -684,7 +686,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    (int)(v->known ? ssep_tracker_grade(&v->m.tracker, now_ms)
                                   : SSEP_Q_GOOD));
     }
-    prom_head(r, "sse_proxy_member_latency_seconds", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_latency_seconds", "gauge",
               "Mean time to get a stream going, over the last 10 attempts.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
@@ -692,7 +694,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    "} %.4f\n", LABEL_ARGS(v),
                    ssep_tracker_mean_latency(&v->m.tracker) / 1000);
     }
-    prom_head(r, "sse_proxy_member_error_rate", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_error_rate", "gauge",
               "Failed attempts / attempts over the last 5 minutes.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
@@ -700,7 +702,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    LABEL_ARGS(v),
                    ssep_tracker_error_rate(&v->m.tracker, now_ms));
     }
-    prom_head(r, "sse_proxy_member_failures_total", "counter",
+    sse_status_prom_head(r, "sse_proxy_member_failures_total", "counter",
               "Failures of the member, by class.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
@@ -710,7 +712,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                        ssep_class_name((ssep_class)k),
                        v->m.failures_by_class[k]);
     }
-    prom_head(r, "sse_proxy_member_recovery_seconds", "gauge",
+    sse_status_prom_head(r, "sse_proxy_member_recovery_seconds", "gauge",
               "How long the member's last outage lasted.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
@@ -839,6 +841,7 @@ static void render_html(request_rec *r, sse_counters *c,
                SSE_STAT_GET(c, resumes_attempted),
                SSE_STAT_GET(c, resumes_succeeded),
                SSE_STAT_GET(c, resumes_given_up));
+    sse_share_status_html(r, c);
 
     if (sse_fleet_spec())
         ap_rprintf(r, "<h2>Fleet</h2>\n<p>store %s: <span class=%s>%s</span>"

@@ -10,8 +10,21 @@
 
 #include "httpd.h"
 
+#include "sse_stats.h"
+
 #define SSE_STATUS_HANDLER "sse-proxy-status"
 
 int sse_status_handler(request_rec *r);
+
+/* Helpers of the views: a JSON string literal of s, and the HELP and
+ * TYPE lines of a Prometheus metric. */
+const char *sse_status_json_str(apr_pool_t *p, const char *s);
+void sse_status_prom_head(request_rec *r, const char *name,
+                          const char *type, const char *help);
+
+/* The shared streams' part of each view (sse_share_status.c). */
+void sse_share_status_json(request_rec *r, sse_counters *c);
+void sse_share_status_prometheus(request_rec *r, sse_counters *c);
+void sse_share_status_html(request_rec *r, sse_counters *c);
 
 #endif

@@ -20,6 +20,7 @@
 #include "sse_members.h"
 #include "sse_relay.h"
 #include "sse_resume.h"
+#include "sse_share.h"
 #include "sse_stats.h"
 #include "sse_stream.h"
 
@@ -48,6 +49,14 @@ static void note_result(request_rec *r, const sse_relay_result *res)
     apr_table_setn(r->notes, "sse-heartbeats",
                    apr_psprintf(r->pool, "%" APR_UINT64_T_FMT,
                                 res->heartbeats));
+}
+
+void sse_stream_count(request_rec *r)
+{
+    if (!apr_table_get(r->notes, "sse-counted")) {
+        apr_table_setn(r->notes, "sse-counted", "1");
+        SSE_STAT_ADD(stream_requests, 1);
+    }
 }
 
 sse_stream *sse_stream_of(request_rec *r)
@@ -83,13 +92,45 @@ sse_relay *sse_stream_open(sse_stream *st, const sse_response *resp)
      * 404, a 401) reaches its client as it is and ends the handshake */
     if (st->ws && resp->is_event_stream)
         sse_relay_websocket(rl, st->ws);
-    else if (resp->is_event_stream)
+    if (st->feed)
+        sse_relay_feed(rl, st->feed);   /* its founder resumes for it */
+    else if (resp->is_event_stream && !st->ws)
         sse_resume_offer(st, rl);
+    if (st->channel)
+        sse_share_opened(st, rl, resp);
     if (resp->is_event_stream) {
         SSE_STAT_ADD(streams_established, 1);
         SSE_STAT_ADD(streams_open, 1);
     }
     return rl;
+}
+
+int sse_stream_relay(sse_stream *st, const sse_response *resp)
+{
+    sse_relay *rl = sse_stream_open(st, resp);
+
+    if (!st->may_suspend || !sse_relay_suspendable(rl)) {
+        sse_relay_run(rl, &st->result);
+        sse_stream_close(st, rl);
+        return 0;
+    }
+    /* A connection whose stream waited without a thread is closed when
+     * the stream ends (httpd cannot take it back for keep-alive): the
+     * head says so, or a client would send its next request on it.  Set
+     * in the headers, not on the connection, so that the body stays
+     * chunked and a clean end stays distinguishable from a broken one
+     * (ap_set_keepalive() decides chunking before it reads this). */
+    apr_table_setn(st->r->headers_out, "Connection", "close");
+    /* one slice here, as on any later turn: a saturating stream must not
+     * keep the thread that accepted it */
+    if (sse_relay_begin(rl, &st->result) == SSE_RELAY_WAITING
+        && (st->state = sse_relay_pump(rl)) != SSE_RELAY_DONE) {
+        st->relay = rl;
+        sse_relay_tail_may_wait(rl);
+        return 1;
+    }
+    sse_stream_close(st, rl);
+    return 0;
 }
 
 /* A stream that broke off is a member failure too, and its client is
@@ -107,7 +148,10 @@ void sse_stream_close(sse_stream *st, sse_relay *rl)
         SSE_STAT_ADD(streams_open, -1);
         SSE_STAT_ADD(ends[res->end], 1);
     }
-    if (res->end == SSE_END_PREMATURE || res->end == SSE_END_ERROR) {
+    /* a follower's break is its channel's: the founder settled it with
+     * the member, and the hint comes from there (sse_share_closed) */
+    if ((res->end == SSE_END_PREMATURE || res->end == SSE_END_ERROR)
+        && !st->feed) {
         ssep_condition cond = res->end == SSE_END_PREMATURE
             ? SSEP_COND_PREMATURE_EOF
             : sse_backend_condition(res->backend_error,
@@ -128,6 +172,8 @@ void sse_stream_close(sse_stream *st, sse_relay *rl)
             hint = ssep_policy_strategy(&sc->policy,
                                         SSEP_CLASS_NETWORK)->initial_ms;
     }
+    if (st->channel || st->feed)
+        sse_share_closed(st, res->end, &hint, &why);
     sse_relay_finish(rl, st->is_event_stream ? hint : -1, why);
     note_result(r, res);
 }

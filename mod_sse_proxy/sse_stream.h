@@ -50,7 +50,16 @@ typedef struct sse_stream {
     apr_int64_t         resume_delay;
     apr_uint64_t        resume_rng;
     const char         *resume_url;  /* the route's URL, member not picked */
+    /* Shared streams: the channel this request founded (its backend
+     * stream feeds it), or its place in another's; joined once. */
+    struct sse_channel *channel;
+    struct sse_feed    *feed;
+    int                 share_tried;
 } sse_stream;
+
+/* Counts a stream request once, however many members it is tried on
+ * (or none: a shared stream's follower). */
+void sse_stream_count(request_rec *r);
 
 /* The stream state of r, created on first use. */
 sse_stream *sse_stream_of(request_rec *r);
@@ -58,6 +67,11 @@ sse_stream *sse_stream_of(request_rec *r);
 /* Starts relaying an answer the policy accepted: the head, the stream
  * headers, the counters, and the WebSocket framing if one was accepted. */
 sse_relay *sse_stream_open(sse_stream *st, const sse_response *resp);
+
+/* Relays the answer in this thread, or up to the point where the stream
+ * has nothing more to say when it may continue without the thread.
+ * Returns 1 when the relay was handed over. */
+int sse_stream_relay(sse_stream *st, const sse_response *resp);
 
 /* Ends the relay rl of st: settles the member's state and the counters,
  * ends the client's response (with when to come back if the stream broke

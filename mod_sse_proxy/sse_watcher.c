@@ -88,6 +88,8 @@ struct sse_waiter {
      * arming renews it only then: no system call per event for it. */
     apr_uint32_t   client_fired;
     apr_uint32_t   client_events;  /* what the client's registration asks */
+    /* Poked (sse_waiter_poke) while not armed: queued once it is. */
+    apr_uint32_t   poked;
     int            backend_ready, client_ready, client_writable;
     unsigned long  batch;          /* the watcher round that picked it */
     apr_time_t     deadline;
@@ -191,6 +193,7 @@ static void unwatch(int *registered)
 }
 
 static void queue_one(sse_waiter *wt);
+static int take(sse_waiter *wt);
 
 /* Registers the stream's sockets one-shot: the backend's unless bfd < 0
  * (then it stays as it is), the client's for client_events unless
@@ -241,11 +244,21 @@ static apr_status_t arm(sse_waiter *wt, int bfd, int cfd,
         wt->backend_ready = (hits & HIT_BACKEND) != 0;
         wt->client_ready = (hits & HIT_CLIENT) != 0;
         wt->client_writable = (hits & HIT_WRITABLE) != 0;
+        /* it runs now: that answers a poke too */
+        __atomic_store_n(&wt->poked, 0, __ATOMIC_SEQ_CST);
         __atomic_store_n(&wt->state, W_DUE, __ATOMIC_RELEASE);
         queue_one(wt);
         return APR_SUCCESS;
     }
     SSE_STAT_ADD(streams_waiting, 1);
+    /* sequentially consistent with sse_waiter_poke(): either it sees
+     * ARMED, or this sees its flag */
+    if (__atomic_exchange_n(&wt->poked, 0, __ATOMIC_SEQ_CST) && take(wt)) {
+        wt->backend_ready = 1;
+        __atomic_store_n(&wt->batch, ~0UL, __ATOMIC_RELAXED);
+        queue_one(wt);
+        return APR_SUCCESS;
+    }
     if (deadline && deadline < __atomic_load_n(&w.next_scan,
                                                __ATOMIC_RELAXED))
         wake();
@@ -284,6 +297,18 @@ void sse_waiter_requeue(sse_waiter *wt)
     __atomic_store_n(&wt->batch, ~0UL, __ATOMIC_RELAXED);
     __atomic_store_n(&wt->state, W_DUE, __ATOMIC_RELEASE);
     queue_one(wt);
+}
+
+void sse_waiter_poke(sse_waiter *wt)
+{
+    __atomic_store_n(&wt->poked, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&wt->state, __ATOMIC_SEQ_CST) == W_ARMED
+        && __atomic_exchange_n(&wt->poked, 0, __ATOMIC_SEQ_CST)
+        && take(wt)) {
+        wt->backend_ready = 1;
+        __atomic_store_n(&wt->batch, ~0UL, __ATOMIC_RELAXED);
+        queue_one(wt);
+    }
 }
 
 int sse_waiter_client_writable(const sse_waiter *wt)
@@ -860,6 +885,11 @@ apr_status_t sse_waiter_arm_write(sse_waiter *wt, apr_socket_t *client,
 }
 
 void sse_waiter_requeue(sse_waiter *wt)
+{
+    (void)wt;
+}
+
+void sse_waiter_poke(sse_waiter *wt)
 {
     (void)wt;
 }

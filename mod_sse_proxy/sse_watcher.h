@@ -49,6 +49,12 @@ apr_status_t sse_waiter_arm_write(sse_waiter *wt, apr_socket_t *client,
  * turn ended with more to relay. */
 void sse_waiter_requeue(sse_waiter *wt);
 
+/* Another stream has news for this one (a shared stream's event): it
+ * is resumed as if its backend were ready, at once when it is armed,
+ * else as soon as it is.  The caller must make sure wt is not retired
+ * meanwhile. */
+void sse_waiter_poke(sse_waiter *wt);
+
 /* What woke the stream (hints: the backend is read anyway). */
 int sse_waiter_backend_ready(const sse_waiter *wt);
 int sse_waiter_client_ready(const sse_waiter *wt);

@@ -1,0 +1,293 @@
+# Copyright 2025-2026 The mod_sse_proxy authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Shared streams (SSEProxyShare) and their replay ring (SSEProxyReplay):
+a thousand clients of one stream cost the origin one stream per child,
+each client gets every event from its join once and in order, a
+reconnection with a recent id is served from memory, credentials keep
+streams apart, a slow client is dropped alone, and a member killed under
+hundreds of clients of a shared stream goes unnoticed by them."""
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Httpd, Origin, RawClient  # noqa: E402
+from test_async import Fleet, dechunk, ids  # noqa: E402
+
+# A member's death logs these at warn and above (see test_resume.py).
+ALLOWED = [r"AH0095[79]", r"AH01114", r"AH00940", r"AH01102", r"AH01097",
+           r"SSE0000[24]", r"SSE0003\d", r"AH10187", r"AH0116[57]",
+           r"AH01170"]
+
+CONF = """
+AsyncRequestWorkerFactor 200
+<Proxy balancer://pair>
+    BalancerMember {o1}
+    BalancerMember {o2}
+</Proxy>
+ProxyPass /shared {o1}
+ProxyPass /pair balancer://pair
+ProxyPass /vary {o1}
+ProxyPass /small {o1}
+ProxyPass /alone {o1}
+<LocationMatch "^/(shared|pair|vary|small)/">
+    SSEProxy On
+    SSEProxyAsync {mode}
+    SSEProxyHeartbeat 1
+    SSEProxyShare On 2
+</LocationMatch>
+<Location /alone/>
+    SSEProxy On
+    SSEProxyAsync {mode}
+</Location>
+<Location /pair/>
+    SSEProxyResume On 20
+</Location>
+<Location /vary/>
+    SSEProxyShareVary Authorization
+</Location>
+<Location /small/>
+    SSEProxyReplay 100 64K
+</Location>
+<Location /sse-status>
+    SetHandler sse-proxy-status
+</Location>
+LogLevel warn sse_proxy:info
+"""
+
+
+def events_of(raw):
+    """The ids of the complete events in a raw (chunked) response."""
+    body, _ = dechunk(raw.partition(b"\r\n\r\n")[2])
+    return ids(body[:body.rfind(b"\n\n") + 2])
+
+
+def consecutive(got):
+    return got == list(range(got[0], got[0] + len(got))) if got else True
+
+
+class ShareBase:
+    mode = "On"
+    servers, threads = 2, 16
+
+    def setUp(self):
+        self.work = harness.workdir()
+        self.o = [Origin(self.work, "m1"), Origin(self.work, "m2")]
+        self.httpd = Httpd(self.work, CONF.format(
+            o1=self.o[0].url, o2=self.o[1].url, mode=self.mode),
+            servers=self.servers, threads=self.threads).start()
+
+    def tearDown(self):
+        self.httpd.stop()
+        for o in self.o:
+            o.stop()
+        bad = self.httpd.unexpected_log_lines(allowed=ALLOWED)
+        harness.remove_workdir(self.work, keep=bool(bad))
+        if bad:
+            raise AssertionError("unexpected error-log lines:\n"
+                                 + "\n".join(bad[:20]))
+
+    def status(self, fmt="json"):
+        c = RawClient(self.httpd.port, "/sse-status?format=" + fmt)
+        try:
+            body = c.read_to_end().decode()
+        finally:
+            c.close()
+        return json.loads(body) if fmt == "json" else body
+
+    def streams_asked(self, path, origin=0):
+        return [r for r in self.o[origin].requests()
+                if r["path"].startswith(path)]
+
+    def assert_every_event_once(self, fleet, at_least):
+        for raw in fleet.raw.values():
+            got = events_of(raw)
+            self.assertGreaterEqual(len(got), at_least)
+            self.assertTrue(consecutive(got), got[:20])
+
+
+class TestShared(ShareBase, unittest.TestCase):
+    def test_thousand_clients_two_backend_streams(self):
+        """1,000 clients behind 2 children: at most 2 origin streams."""
+        fleet = Fleet(self.httpd.port, "/shared/events?rate=5", 1000)
+        try:
+            self.assertTrue(fleet.pump(lambda f: f.all(
+                lambda raw: len(events_of(raw)) >= 6), timeout=90),
+                "every client gets events")
+            self.assertEqual(fleet.closed, set())
+            self.assertLessEqual(len(self.streams_asked("/events")), 2)
+            self.assert_every_event_once(fleet, 6)
+            shared = self.status()["shared"]
+            self.assertGreaterEqual(shared["streams"], 1)
+            self.assertGreaterEqual(shared["clients"], 998)
+            mine = shared["this_child"]["channels"]
+            self.assertTrue(mine and mine[0]["key"].endswith(
+                "/events?rate=5"), mine)
+            self.assertIn("sse_proxy_shared_clients ",
+                          self.status("prometheus"))
+            self.assertIn("<h2>Shared streams</h2>", self.status("html"))
+        finally:
+            fleet.close()
+        # the last client gone, the origin stream closes after the grace
+        harness.wait_for(lambda: self.o[0].stats()["open_streams"] == 0,
+                         timeout=15, what="the shared streams closed")
+
+    def test_founder_leaving_keeps_the_others(self):
+        first = RawClient(self.httpd.port, "/shared/events?rate=10")
+        first.read_until(lambda b: len(ids(b)) >= 2)
+        fleet = Fleet(self.httpd.port, "/shared/events?rate=10", 20)
+        try:
+            self.assertTrue(fleet.pump(lambda f: f.all(
+                lambda raw: len(events_of(raw)) >= 3), timeout=30))
+            first.close()
+            self.assertTrue(fleet.pump(lambda f: f.all(
+                lambda raw: len(events_of(raw)) >= 25), timeout=30))
+            self.assertEqual(fleet.closed, set())
+            self.assert_every_event_once(fleet, 25)
+            # one child may have founded a second stream for its share
+            self.assertLessEqual(len(self.streams_asked("/events")), 2)
+        finally:
+            fleet.close()
+
+    def test_credentials_are_not_shared(self):
+        """Requests carrying Authorization or Cookie get streams of their
+        own, unless the header is listed: then its value is the key."""
+        clients = []
+        try:
+            for headers in ({"Authorization": "Bearer a"},
+                            {"Authorization": "Bearer a"},
+                            {"Cookie": "s=1"}, {"Cookie": "s=1"}):
+                c = RawClient(self.httpd.port, "/shared/creds/events",
+                              headers=headers)
+                c.read_until(lambda b: len(ids(b)) >= 1)
+                clients.append(c)
+            self.assertEqual(len(self.streams_asked("/creds/")), 4)
+            for token in ("a", "a", "a", "b"):
+                c = RawClient(self.httpd.port, "/vary/events?v=1",
+                              headers={"Authorization": "Bearer " + token})
+                c.read_until(lambda b: len(ids(b)) >= 1)
+                clients.append(c)
+            asked = self.streams_asked("/events?v=1")
+            # one stream per token and child at most; never one for all
+            self.assertGreaterEqual(len(asked), 2)
+            self.assertLessEqual(len(asked), 3)
+        finally:
+            for c in clients:
+                c.close()
+
+    def test_slow_client_dropped_alone(self):
+        """A client that stops reading falls behind the ring and is
+        dropped; the others do not wait for it."""
+        path = "/small/events?rate=100&size=2000"
+        first = Fleet(self.httpd.port, path, 1)
+        self.assertTrue(first.pump(lambda f: f.all(
+            lambda raw: len(events_of(raw)) >= 1), timeout=10))
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", self.httpd.port))
+        slow.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+        fleet = Fleet(self.httpd.port, path, 10)
+        try:
+            def dropped(f):
+                first.pump(lambda f: False, timeout=0.01)
+                return self.status()["shared"]["dropped"] >= 1
+            self.assertTrue(fleet.pump(dropped, timeout=40),
+                            "the client that stopped reading is dropped")
+            self.assertIn("SSE00096", self.httpd.error_log())
+            self.assertTrue(fleet.pump(lambda f: f.all(
+                lambda raw: len(events_of(raw)) >= 300), timeout=30))
+            self.assertEqual(fleet.closed, set())
+            self.assert_every_event_once(fleet, 300)
+        finally:
+            fleet.close()
+            slow.close()
+            first.close()
+
+
+class TestReplay(ShareBase, unittest.TestCase):
+    """One child, so that a reconnection finds the stream it left."""
+    servers, threads = 1, 16
+
+    def test_reconnect_served_from_ring(self):
+        c = RawClient(self.httpd.port, "/shared/events?rate=20")
+        c.read_until(lambda b: len(ids(b)) >= 30)
+        c.close()
+        asked = len(self.o[0].requests())
+        # within the grace time, with an id the ring still has
+        again = RawClient(self.httpd.port, "/shared/events?rate=20",
+                          headers={"Last-Event-ID": "20"})
+        try:
+            body = again.read_until(lambda b: len(ids(b)) >= 15)
+        finally:
+            again.close()
+        got = ids(body)
+        self.assertEqual(got[:15], list(range(21, 36)))
+        self.assertEqual(len(self.o[0].requests()), asked,
+                         "no origin request for a replay")
+        self.assertEqual(self.status()["shared"]["replays"], 1)
+
+    def test_id_not_in_ring_goes_to_backend(self):
+        c = RawClient(self.httpd.port, "/small/events?rate=20")
+        c.read_until(lambda b: len(ids(b)) >= 3)
+        old = RawClient(self.httpd.port, "/small/events?rate=20",
+                        headers={"Last-Event-ID": "100000"})
+        try:
+            old.read_until(lambda b: True)
+            asked = [r for r in self.o[0].requests()
+                     if r["last_event_id"] == "100000"]
+            self.assertEqual(len(asked), 1)
+        finally:
+            old.close()
+            c.close()
+
+
+class TestSharedFailover(ShareBase, unittest.TestCase):
+    def test_member_killed_under_500_clients(self):
+        fleet = Fleet(self.httpd.port, "/pair/events?rate=4", 500)
+        try:
+            self.assertTrue(fleet.pump(lambda f: f.all(
+                lambda raw: len(events_of(raw)) >= 2), timeout=60))
+            streams = [o.stats()["open_streams"] for o in self.o]
+            victim = 0 if streams[0] else 1
+            self.assertGreater(streams[victim], 0)
+            at_kill = {s: events_of(r)[-1] for s, r in fleet.raw.items()}
+            os.kill(self.o[victim].proc.pid, signal.SIGKILL)
+            self.o[victim].proc.wait(10)
+            self.assertTrue(fleet.pump(lambda f: all(
+                events_of(f.raw[s])[-1] >= at_kill[s] + 12 for s in f.raw),
+                timeout=60), "every stream goes on after the kill")
+            self.assertEqual(fleet.closed, set(),
+                             "no client lost its connection")
+            self.assert_every_event_once(fleet, 12)
+            shared = self.status()["shared"]
+            self.assertGreaterEqual(shared["failovers"], 1)
+        finally:
+            fleet.close()
+
+
+class TestSharedSync(TestShared):
+    """The same with streams that keep their thread: fewer clients, as
+    each holds one."""
+    mode = "Off"
+    servers, threads = 2, 40
+
+    def test_thousand_clients_two_backend_streams(self):
+        fleet = Fleet(self.httpd.port, "/shared/events?rate=5", 60)
+        try:
+            self.assertTrue(fleet.pump(lambda f: f.all(
+                lambda raw: len(events_of(raw)) >= 6), timeout=60))
+            self.assertEqual(fleet.closed, set())
+            self.assertLessEqual(len(self.streams_asked("/events")), 2)
+            self.assert_every_event_once(fleet, 6)
+        finally:
+            fleet.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
