@@ -226,7 +226,7 @@ static sse_feed *add_feed(sse_channel *ch, apr_uint64_t next)
 }
 
 sse_join sse_channel_join(const char *key, const char *last_id,
-                          const sse_ring_limits *lim,
+                          int may_found, const sse_ring_limits *lim,
                           apr_interval_time_t wait, sse_channel **out,
                           sse_feed **feed, const char **why)
 {
@@ -241,6 +241,11 @@ sse_join sse_channel_join(const char *key, const char *last_id,
     }
     apr_thread_mutex_lock(table.lock);
     ch = apr_hash_get(table.by_key, key, APR_HASH_KEY_STRING);
+    if (!ch && !may_found) {
+        apr_thread_mutex_unlock(table.lock);
+        *why = "no shared stream is open for it";
+        return SSE_JOIN_ALONE;
+    }
     if (!ch) {
         *out = create(key, lim);
         apr_thread_mutex_unlock(table.lock);

@@ -36,12 +36,12 @@ typedef struct {
 
 /* Joins the channel of key: a follower gets *feed, from after last_id
  * (NULL: from the next event), a founder *ch (a claim, pending until
- * sse_channel_open() or sse_channel_abandon()).  A claim pending in
+ * sse_channel_open() or sse_channel_abandon()) unless may_found is 0.  A claim pending in
  * another request is waited for, in this thread, up to wait.  ALONE
  * when last_id is not in the ring, the claim failed or memory ran out;
  * *why says which. */
 sse_join sse_channel_join(const char *key, const char *last_id,
-                          const sse_ring_limits *lim,
+                          int may_found, const sse_ring_limits *lim,
                           apr_interval_time_t wait, sse_channel **ch,
                           sse_feed **feed, const char **why);
 

@@ -27,6 +27,7 @@
 #include "sse_share.h"
 #include "sse_stats.h"
 #include "sse_stream.h"
+#include "sse_websocket.h"
 
 APLOG_USE_MODULE(sse_proxy);
 
@@ -143,8 +144,7 @@ static int listed(const sse_share_conf *c, const char *header)
 }
 
 /* Why r must have a stream of its own, or NULL when it may share. */
-static const char *not_shareable(request_rec *r, const sse_dir_conf *d,
-                                 const sse_stream *st)
+static const char *not_shareable(request_rec *r, const sse_dir_conf *d)
 {
     const sse_share_conf *c = &d->share;
 
@@ -153,8 +153,6 @@ static const char *not_shareable(request_rec *r, const sse_dir_conf *d,
     if (apr_table_get(r->headers_in, "Content-Length")
         || apr_table_get(r->headers_in, "Transfer-Encoding"))
         return "it has a body";
-    if (st->ws)
-        return "it is a WebSocket";
     if (apr_table_get(r->headers_in, "Authorization")
         && !listed(c, "Authorization"))
         return "it carries Authorization (list it in SSEProxyShareVary "
@@ -172,11 +170,18 @@ static const char *not_shareable(request_rec *r, const sse_dir_conf *d,
 /* The virtual host and section, the backend URL and the listed
  * headers' values: what makes two requests' streams the same.  The URL
  * comes last before the headers, where the status page shows it. */
-static const char *share_key(request_rec *r, const sse_dir_conf *d)
+static const char *share_key(request_rec *r, const sse_dir_conf *d,
+                             const sse_stream *st)
 {
     const sse_share_conf *c = &d->share;
-    char *key = apr_psprintf(r->pool, "%pp %s\n%s", (const void *)r->server,
-                             c->where, r->filename + 6);
+    char *url = r->filename + 6;
+    char *key;
+
+    /* a WebSocket's resume parameter is not part of the stream */
+    if (st->ws)
+        url = sse_ws_backend_url(r, url);
+    key = apr_psprintf(r->pool, "%pp %s\n%s", (const void *)r->server,
+                       c->where, url);
     int i;
 
     for (i = 0; c->vary && i < c->vary->nelts; i++) {
@@ -225,7 +230,7 @@ static int share_handler(request_rec *r)
     if (st->share_tried)
         return DECLINED;
     st->share_tried = 1;
-    if ((why = not_shareable(r, d, st)) != NULL) {
+    if ((why = not_shareable(r, d)) != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "SSE00099: stream not shared: %s", why);
         return DECLINED;
@@ -233,10 +238,13 @@ static int share_handler(request_rec *r)
     lim.events = (apr_size_t)d->share.replay_events;
     lim.bytes = (apr_size_t)d->share.replay_bytes;
     lim.replay = d->share.replay_events > 0;
-    last_id = apr_table_get(r->headers_in, "Last-Event-ID");
+    last_id = st->ws ? sse_ws_last_event_id(st->ws)
+                     : apr_table_get(r->headers_in, "Last-Event-ID");
     if (last_id && !lim.replay)
         return DECLINED;   /* only its own backend request can resume it */
-    join = sse_channel_join(share_key(r, d), last_id, &lim,
+    /* a WebSocket joins a stream an event-stream request opened: those
+     * are the ones the proxy can resume */
+    join = sse_channel_join(share_key(r, d, st), last_id, !st->ws, &lim,
                             r->server->timeout, &ch, &feed, &why);
     if (join == SSE_JOIN_ALONE) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,

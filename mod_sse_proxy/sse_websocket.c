@@ -257,6 +257,11 @@ char *sse_ws_backend_url(request_rec *r, char *url)
     return out;
 }
 
+const char *sse_ws_last_event_id(const sse_ws *ws)
+{
+    return ws->last_event_id;
+}
+
 void sse_ws_backend_headers(sse_ws *ws, apr_table_t *headers)
 {
     apr_table_unset(headers, "Upgrade");

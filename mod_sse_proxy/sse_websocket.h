@@ -29,6 +29,9 @@ char *sse_ws_backend_url(request_rec *r, char *url);
  * point becomes Last-Event-ID. */
 void sse_ws_backend_headers(sse_ws *ws, apr_table_t *headers);
 
+/* The id the client resumes from (URL or subprotocol), or NULL. */
+const char *sse_ws_last_event_id(const sse_ws *ws);
+
 /* The backend answered with an event stream: the 101 goes into bb and
  * r's output goes straight to the connection from here. */
 void sse_ws_accept(sse_ws *ws, apr_bucket_brigade *bb);

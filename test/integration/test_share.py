@@ -19,6 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Httpd, Origin, RawClient  # noqa: E402
 from test_async import Fleet, dechunk, ids  # noqa: E402
+from test_websocket import WSClient  # noqa: E402
+from test_h2_reset import H2Client, h2  # noqa: E402
 
 # A member's death logs these at warn and above (see test_resume.py).
 ALLOWED = [r"AH0095[79]", r"AH01114", r"AH00940", r"AH01102", r"AH01097",
@@ -41,6 +43,7 @@ ProxyPass /alone {o1}
     SSEProxyAsync {mode}
     SSEProxyHeartbeat 1
     SSEProxyShare On 2
+    SSEProxyWebSocket On
 </LocationMatch>
 <Location /alone/>
     SSEProxy On
@@ -232,6 +235,28 @@ class TestReplay(ShareBase, unittest.TestCase):
                          "no origin request for a replay")
         self.assertEqual(self.status()["shared"]["replays"], 1)
 
+    def test_websocket_joins_and_replays(self):
+        """WebSocket clients are served from a stream an EventSource
+        opened, live or from the ring, with no backend request."""
+        c = RawClient(self.httpd.port, "/shared/events?rate=20")
+        c.read_until(lambda b: len(ids(b)) >= 10)
+        asked = len(self.o[0].requests())
+        live = WSClient(self.httpd.port, "/shared/events?rate=20")
+        back = WSClient(self.httpd.port,
+                        "/shared/events?rate=20&lastEventId=5")
+        try:
+            self.assertEqual((live.status, back.status), (101, 101))
+            got = [int(m["id"]) for m in live.messages(5)]
+            self.assertEqual(got, list(range(got[0], got[0] + 5)))
+            self.assertGreater(got[0], 10)
+            self.assertEqual([int(m["id"]) for m in back.messages(5)],
+                             [6, 7, 8, 9, 10])
+            self.assertEqual(len(self.o[0].requests()), asked)
+        finally:
+            live.close()
+            back.close()
+            c.close()
+
     def test_id_not_in_ring_goes_to_backend(self):
         c = RawClient(self.httpd.port, "/small/events?rate=20")
         c.read_until(lambda b: len(ids(b)) >= 3)
@@ -269,6 +294,38 @@ class TestSharedFailover(ShareBase, unittest.TestCase):
             self.assertGreaterEqual(shared["failovers"], 1)
         finally:
             fleet.close()
+
+
+@unittest.skipIf(h2 is None, "python3-h2 is not installed")
+class TestSharedH2(ShareBase, unittest.TestCase):
+    """Followers on HTTP/2 wait in mod_http2's workers, on the channel's
+    condition; the founder's reset leaves them streaming."""
+    servers, threads = 1, 16
+
+    def setUp(self):
+        self.work = harness.workdir()
+        self.o = [Origin(self.work, "m1"), Origin(self.work, "m2")]
+        self.httpd = Httpd(self.work, CONF.format(
+            o1=self.o[0].url, o2=self.o[1].url, mode="On"),
+            servers=1, threads=16, tls=True).start()
+
+    def test_streams_of_one_connection_share(self):
+        c = H2Client(self.httpd.port, tls=True)
+        try:
+            sids = [c.get("/shared/events?rate=20") for _ in range(5)]
+            c.read_until(lambda: all(len(ids(c.body[s])) >= 5
+                                     for s in sids))
+            self.assertEqual(len(self.streams_asked("/events")), 1)
+            c.reset(sids[0])
+            marks = {s: len(ids(c.body[s])) for s in sids[1:]}
+            c.read_until(lambda: all(len(ids(c.body[s])) >= marks[s] + 20
+                                     for s in sids[1:]))
+            for s in sids[1:]:
+                self.assertNotIn(s, c.ended)
+                self.assertTrue(consecutive(ids(c.body[s])))
+            self.assertEqual(len(self.streams_asked("/events")), 1)
+        finally:
+            c.close()
 
 
 class TestSharedSync(TestShared):
