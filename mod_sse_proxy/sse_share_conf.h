@@ -10,7 +10,7 @@
 #include "apr.h"
 #include "apr_tables.h"
 
-/* Defaults, argued in docs/sharing.md. */
+/* Defaults, argued in README.md ("Shared streams"). */
 #define SSE_DEFAULT_SHARE_GRACE_S    5
 #define SSE_MAX_SHARE_GRACE_S        3600
 #define SSE_DEFAULT_REPLAY_EVENTS    1000
