@@ -127,6 +127,14 @@ static apr_status_t parser_cleanup(void *data)
  * 0, or -1 when the client is gone. */
 static void go_headless(relay *rl, const char *why);
 
+static void note_behind(relay *rl)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, rl->r,
+                  "SSE00096: client fell behind its shared stream by more "
+                  "than the ring holds (SSEProxyReplay); dropping it");
+    SSE_STAT_ADD(shared_dropped, 1);
+}
+
 static int pass_out(relay *rl, int flush)
 {
     conn_rec *c = rl->r->connection;
@@ -183,6 +191,7 @@ static int pass_out(relay *rl, int flush)
          * own, as far as the ring reaches */
         if (rl->channel
             && sse_nonblock_pending_bytes(rl->nb) > rl->founder_backlog) {
+            note_behind(rl);
             go_headless(rl, "its client fell behind the ring");
             return 0;
         }
@@ -470,10 +479,7 @@ static int drain_backend(relay *rl)
  * the ring or the backend).  Returns -1. */
 static int fell_behind(relay *rl)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, rl->r,
-                  "SSE00096: client fell behind its shared stream by more "
-                  "than the ring holds (SSEProxyReplay); dropping it");
-    SSE_STAT_ADD(shared_dropped, 1);
+    note_behind(rl);
     rl->r->connection->aborted = 1;
     rl->res->end = SSE_END_CLIENT;
     return -1;
