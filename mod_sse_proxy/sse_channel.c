@@ -368,23 +368,27 @@ static void make_room(sse_channel *ch, apr_size_t len)
 }
 
 /* Under ch->lock: the followers that wait for news get it, and those
- * the ring just left behind are told. */
-static void poke_parked(sse_channel *ch)
+ * the ring just left behind are told.  Returns the waiters to queue
+ * (sse_waiter_queue_batch(), once the lock is released: they are the
+ * caller's until then). */
+static sse_waiter *poke_parked(sse_channel *ch)
 {
     apr_uint64_t first = ch->count ? ch->ring[ch->first]->seq : 0;
+    sse_waiter *batch = NULL;
     sse_feed *f;
 
     for (f = ch->feeds; f; f = f->nxt) {
         if (f->parked) {
-            sse_waiter_poke(f->parked);
+            sse_waiter_poke_into(f->parked, &batch);
             f->parked = NULL;
         }
         else if (f->waiter && !f->told_behind && f->next < first) {
-            sse_waiter_poke(f->waiter);
+            sse_waiter_poke_into(f->waiter, &batch);
             f->told_behind = 1;
         }
     }
     apr_thread_cond_broadcast(ch->changed);
+    return batch;
 }
 
 void sse_channel_publish(sse_channel *ch, const char *id, apr_size_t id_len,
@@ -392,6 +396,7 @@ void sse_channel_publish(sse_channel *ch, const char *id, apr_size_t id_len,
 {
     apr_size_t len = ch->partial_len;
     ring_event *ev = malloc(sizeof(*ev) + len + id_len);
+    sse_waiter *batch;
 
     ch->partial_len = 0;
     if (!ev) {
@@ -415,8 +420,9 @@ void sse_channel_publish(sse_channel *ch, const char *id, apr_size_t id_len,
     ch->ring[(ch->first + ch->count) % ch->cap] = ev;
     ch->count++;
     ch->bytes += len;
-    poke_parked(ch);
+    batch = poke_parked(ch);
     apr_thread_mutex_unlock(ch->lock);
+    sse_waiter_queue_batch(batch);
 }
 
 apr_size_t sse_channel_followers(sse_channel *ch)
@@ -457,6 +463,8 @@ void sse_channel_failed_over(sse_channel *ch)
 void sse_channel_end(sse_channel *ch, sse_end_reason end,
                      apr_int64_t hint_ms, const char *class_name)
 {
+    sse_waiter *batch;
+
     apr_thread_mutex_lock(table.lock);
     unlist(ch);
     apr_thread_mutex_unlock(table.lock);
@@ -465,8 +473,9 @@ void sse_channel_end(sse_channel *ch, sse_end_reason end,
     ch->end = end;
     ch->hint = hint_ms;
     ch->class_name = class_name ? apr_pstrdup(ch->pool, class_name) : NULL;
-    poke_parked(ch);
+    batch = poke_parked(ch);
     apr_thread_mutex_unlock(ch->lock);
+    sse_waiter_queue_batch(batch);
     release(ch);
 }
 

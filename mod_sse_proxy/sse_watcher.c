@@ -193,6 +193,8 @@ static void unwatch(int *registered)
 }
 
 static void queue_one(sse_waiter *wt);
+static int queue_ready(sse_waiter *due);
+static void drain(void *baton);
 static int take(sse_waiter *wt);
 
 /* Registers the stream's sockets one-shot: the backend's unless bfd < 0
@@ -299,7 +301,7 @@ void sse_waiter_requeue(sse_waiter *wt)
     queue_one(wt);
 }
 
-void sse_waiter_poke(sse_waiter *wt)
+void sse_waiter_poke_into(sse_waiter *wt, sse_waiter **batch)
 {
     __atomic_store_n(&wt->poked, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&wt->state, __ATOMIC_SEQ_CST) == W_ARMED
@@ -307,8 +309,30 @@ void sse_waiter_poke(sse_waiter *wt)
         && take(wt)) {
         wt->backend_ready = 1;
         __atomic_store_n(&wt->batch, ~0UL, __ATOMIC_RELAXED);
-        queue_one(wt);
+        wt->next = *batch;
+        *batch = wt;
     }
+}
+
+void sse_waiter_queue_batch(sse_waiter *batch)
+{
+    int more;
+
+    if (!batch)
+        return;
+    apr_thread_mutex_lock(w.mutex);
+    more = queue_ready(batch);
+    apr_thread_mutex_unlock(w.mutex);
+    while (more-- > 0)
+        ap_mpm_register_timed_callback(0, drain, NULL);
+}
+
+void sse_waiter_poke(sse_waiter *wt)
+{
+    sse_waiter *batch = NULL;
+
+    sse_waiter_poke_into(wt, &batch);
+    sse_waiter_queue_batch(batch);
 }
 
 int sse_waiter_client_writable(const sse_waiter *wt)
@@ -892,6 +916,17 @@ void sse_waiter_requeue(sse_waiter *wt)
 void sse_waiter_poke(sse_waiter *wt)
 {
     (void)wt;
+}
+
+void sse_waiter_poke_into(sse_waiter *wt, sse_waiter **batch)
+{
+    (void)wt;
+    (void)batch;
+}
+
+void sse_waiter_queue_batch(sse_waiter *batch)
+{
+    (void)batch;
 }
 
 int sse_waiter_client_writable(const sse_waiter *wt)

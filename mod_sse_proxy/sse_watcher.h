@@ -54,6 +54,10 @@ void sse_waiter_requeue(sse_waiter *wt);
  * else as soon as it is.  The caller must make sure wt is not retired
  * meanwhile. */
 void sse_waiter_poke(sse_waiter *wt);
+/* The same for many at once: the waiters to queue are collected in
+ * *batch (start with NULL), then queued together, under one lock. */
+void sse_waiter_poke_into(sse_waiter *wt, sse_waiter **batch);
+void sse_waiter_queue_batch(sse_waiter *batch);
 
 /* What woke the stream (hints: the backend is read anyway). */
 int sse_waiter_backend_ready(const sse_waiter *wt);
