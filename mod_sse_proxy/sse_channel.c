@@ -79,6 +79,7 @@ struct sse_channel {
     apr_uint64_t         next_seq;
     char                *partial;   /* the event being read */
     apr_size_t           partial_len, partial_cap;
+    int                  partial_lost;  /* out of memory while read */
     sse_feed            *feeds;
     apr_size_t           followers;
     int                  founder_gone;   /* its founder's own client */
@@ -338,18 +339,15 @@ void sse_channel_write(sse_channel *ch, const char *data, apr_size_t len)
         while (cap < ch->partial_len + len)
             cap *= 2;
         p = realloc(ch->partial, cap);
-        if (!p)
-            return;   /* the event goes out short: dropped at publish */
+        if (!p) {
+            ch->partial_lost = 1;   /* said and dropped at publish */
+            return;
+        }
         ch->partial = p;
         ch->partial_cap = cap;
     }
     memcpy(ch->partial + ch->partial_len, data, len);
     ch->partial_len += len;
-}
-
-void sse_channel_discard(sse_channel *ch)
-{
-    ch->partial_len = 0;
 }
 
 /* Under ch->lock: the oldest events go until the ring has room. */
@@ -395,10 +393,12 @@ void sse_channel_publish(sse_channel *ch, const char *id, apr_size_t id_len,
                          apr_time_t read_at)
 {
     apr_size_t len = ch->partial_len;
-    ring_event *ev = malloc(sizeof(*ev) + len + id_len);
+    ring_event *ev = ch->partial_lost ? NULL
+                                      : malloc(sizeof(*ev) + len + id_len);
     sse_waiter *batch;
 
     ch->partial_len = 0;
+    ch->partial_lost = 0;
     if (!ev) {
         ap_log_error(APLOG_MARK, APLOG_ERR, APR_ENOMEM, ap_server_conf,
                      "SSE00095: out of memory: an event of a shared stream "

@@ -56,8 +56,6 @@ void sse_channel_abandon(sse_channel *ch);
 void sse_channel_write(sse_channel *ch, const char *data, apr_size_t len);
 void sse_channel_publish(sse_channel *ch, const char *id, apr_size_t id_len,
                          apr_time_t read_at);
-/* The event being read will not be completed (the stream broke off). */
-void sse_channel_discard(sse_channel *ch);
 /* Clients served from the channel besides the founder's own. */
 apr_size_t sse_channel_followers(sse_channel *ch);
 /* Since when the channel has had no follower (0: it has some). */
