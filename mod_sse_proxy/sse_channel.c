@@ -425,16 +425,6 @@ void sse_channel_publish(sse_channel *ch, const char *id, apr_size_t id_len,
     sse_waiter_queue_batch(batch);
 }
 
-apr_size_t sse_channel_followers(sse_channel *ch)
-{
-    apr_size_t n;
-
-    apr_thread_mutex_lock(ch->lock);
-    n = ch->followers;
-    apr_thread_mutex_unlock(ch->lock);
-    return n;
-}
-
 apr_time_t sse_channel_alone_since(sse_channel *ch)
 {
     apr_time_t t;

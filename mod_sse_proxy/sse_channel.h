@@ -35,11 +35,11 @@ typedef struct {
 } sse_ring_limits;
 
 /* Joins the channel of key: a follower gets *feed, from after last_id
- * (NULL: from the next event), a founder *ch (a claim, pending until
- * sse_channel_open() or sse_channel_abandon()) unless may_found is 0.  A claim pending in
- * another request is waited for, in this thread, up to wait.  ALONE
- * when last_id is not in the ring, the claim failed or memory ran out;
- * *why says which. */
+ * (NULL: from the next event); a founder gets *ch, a claim pending until
+ * sse_channel_open() or sse_channel_abandon(), unless may_found is 0.  A
+ * claim pending in another request is waited for, in this thread, up to
+ * wait.  ALONE when last_id is not in the ring, the claim failed or
+ * memory ran out; *why says which. */
 sse_join sse_channel_join(const char *key, const char *last_id,
                           int may_found, const sse_ring_limits *lim,
                           apr_interval_time_t wait, sse_channel **ch,
@@ -56,8 +56,6 @@ void sse_channel_abandon(sse_channel *ch);
 void sse_channel_write(sse_channel *ch, const char *data, apr_size_t len);
 void sse_channel_publish(sse_channel *ch, const char *id, apr_size_t id_len,
                          apr_time_t read_at);
-/* Clients served from the channel besides the founder's own. */
-apr_size_t sse_channel_followers(sse_channel *ch);
 /* Since when the channel has had no follower (0: it has some). */
 apr_time_t sse_channel_alone_since(sse_channel *ch);
 /* The founder's own client is gone: the founder serves only the ring. */

@@ -660,7 +660,7 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
         return -1;
     }
     now = apr_time_now();
-    if (rl->headless && !sse_channel_followers(rl->channel)) {
+    if (rl->headless) {
         apr_time_t alone = sse_channel_alone_since(rl->channel);
 
         /* alone since its own client left, at the earliest */

@@ -54,31 +54,25 @@ void sse_share_status_json(request_rec *r, sse_counters *c)
 
 void sse_share_status_prometheus(request_rec *r, sse_counters *c)
 {
-    sse_status_prom_head(r, "sse_proxy_shared_streams", "gauge",
-                         "Backend streams shared by several clients "
-                         "(SSEProxyShare), over every child.");
-    ap_rprintf(r, "sse_proxy_shared_streams %" APR_INT64_T_FMT "\n",
-               SSE_STAT_GET(c, shared_streams));
-    sse_status_prom_head(r, "sse_proxy_shared_clients", "gauge",
-                         "Clients served from another request's backend "
-                         "stream.");
-    ap_rprintf(r, "sse_proxy_shared_clients %" APR_INT64_T_FMT "\n",
-               SSE_STAT_GET(c, shared_clients));
-    sse_status_prom_head(r, "sse_proxy_shared_replays_total", "counter",
-                         "Reconnections served from a shared stream's "
-                         "replay ring, without a backend request.");
-    ap_rprintf(r, "sse_proxy_shared_replays_total %" APR_UINT64_T_FMT "\n",
-               SSE_STAT_GET(c, shared_replays));
-    sse_status_prom_head(r, "sse_proxy_shared_failovers_total", "counter",
-                         "Shared streams continued on another backend "
-                         "connection by the proxy.");
-    ap_rprintf(r, "sse_proxy_shared_failovers_total %" APR_UINT64_T_FMT
-               "\n", SSE_STAT_GET(c, shared_failovers));
-    sse_status_prom_head(r, "sse_proxy_shared_dropped_total", "counter",
-                         "Clients dropped for falling behind their shared "
-                         "stream's ring.");
-    ap_rprintf(r, "sse_proxy_shared_dropped_total %" APR_UINT64_T_FMT "\n",
-               SSE_STAT_GET(c, shared_dropped));
+    sse_status_prom_metric(r, "sse_proxy_shared_streams", "gauge",
+                           "Backend streams shared by several clients "
+                           "(SSEProxyShare), over every child.",
+                           SSE_STAT_GET(c, shared_streams));
+    sse_status_prom_metric(r, "sse_proxy_shared_clients", "gauge",
+                           "Clients served from another request's backend "
+                           "stream.", SSE_STAT_GET(c, shared_clients));
+    sse_status_prom_metric(r, "sse_proxy_shared_replays_total", "counter",
+                           "Reconnections served from a shared stream's "
+                           "replay ring, without a backend request.",
+                           (apr_int64_t)SSE_STAT_GET(c, shared_replays));
+    sse_status_prom_metric(r, "sse_proxy_shared_failovers_total", "counter",
+                           "Shared streams continued on another backend "
+                           "connection by the proxy.",
+                           (apr_int64_t)SSE_STAT_GET(c, shared_failovers));
+    sse_status_prom_metric(r, "sse_proxy_shared_dropped_total", "counter",
+                           "Clients dropped for falling behind their "
+                           "shared stream's ring.",
+                           (apr_int64_t)SSE_STAT_GET(c, shared_dropped));
 }
 
 void sse_share_status_html(request_rec *r, sse_counters *c)

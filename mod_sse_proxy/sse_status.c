@@ -495,6 +495,14 @@ void sse_status_prom_head(request_rec *r, const char *name,
     ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+void sse_status_prom_metric(request_rec *r, const char *name,
+                            const char *type, const char *help,
+                            apr_int64_t value)
+{
+    sse_status_prom_head(r, name, type, help);
+    ap_rprintf(r, "%s %" APR_INT64_T_FMT "\n", name, value);
+}
+
 static void render_prometheus(request_rec *r, sse_counters *c,
                               apr_array_header_t *members)
 {
@@ -504,11 +512,11 @@ static void render_prometheus(request_rec *r, sse_counters *c,
 
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     sse_status_prom_head(r, "sse_proxy_uptime_seconds", "gauge",
-              "Seconds since the shared counters were created.");
+                         "Seconds since the shared counters were created.");
     ap_rprintf(r, "sse_proxy_uptime_seconds %" APR_INT64_T_FMT "\n",
                (apr_int64_t)apr_time_sec(now - c->started));
     sse_status_prom_head(r, "sse_proxy_streams_open", "gauge",
-              "SSE streams being relayed now.");
+                         "SSE streams being relayed now.");
     ap_rprintf(r, "sse_proxy_streams_open %" APR_INT64_T_FMT "\n",
                SSE_STAT_GET(c, streams_open));
     for (k = 0; k < (int)PLACES; k++) {
@@ -520,26 +528,26 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    place_count(c, (apr_size_t)k));
     }
     sse_status_prom_head(r, "sse_proxy_stream_requests_total", "counter",
-              "GET/HEAD requests on SSE routes.");
+                         "GET/HEAD requests on SSE routes.");
     ap_rprintf(r, "sse_proxy_stream_requests_total %" APR_UINT64_T_FMT "\n",
                SSE_STAT_GET(c, stream_requests));
     sse_status_prom_head(r, "sse_proxy_streams_established_total", "counter",
-              "Stream requests that reached a backend 200 event stream.");
+                         "Stream requests that reached a backend 200 event stream.");
     ap_rprintf(r, "sse_proxy_streams_established_total %" APR_UINT64_T_FMT
                "\n", SSE_STAT_GET(c, streams_established));
     sse_status_prom_head(r, "sse_proxy_events_total", "counter", "Events relayed.");
     ap_rprintf(r, "sse_proxy_events_total %" APR_UINT64_T_FMT "\n",
                SSE_STAT_GET(c, events));
     sse_status_prom_head(r, "sse_proxy_bytes_total", "counter",
-              "Stream bytes relayed from backends.");
+                         "Stream bytes relayed from backends.");
     ap_rprintf(r, "sse_proxy_bytes_total %" APR_UINT64_T_FMT "\n",
                SSE_STAT_GET(c, bytes));
     sse_status_prom_head(r, "sse_proxy_heartbeats_total", "counter",
-              "Heartbeat comments sent during backend silence.");
+                         "Heartbeat comments sent during backend silence.");
     ap_rprintf(r, "sse_proxy_heartbeats_total %" APR_UINT64_T_FMT "\n",
                SSE_STAT_GET(c, heartbeats));
     sse_status_prom_head(r, "sse_proxy_first_event_seconds", "summary",
-              "Time from a stream request to its first event.");
+                         "Time from a stream request to its first event.");
     ap_rprintf(r, "sse_proxy_first_event_seconds_sum %.6f\n"
                "sse_proxy_first_event_seconds_count %" APR_UINT64_T_FMT "\n",
                (double)SSE_STAT_GET(c, first_event_us) / 1e6,
@@ -547,34 +555,32 @@ static void render_prometheus(request_rec *r, sse_counters *c,
     latency_prometheus(r, c);
     sse_limits_status_prometheus(r);
     sse_share_status_prometheus(r, c);
-    sse_status_prom_head(r, "sse_proxy_resumes_attempted_total", "counter",
-              "Streams whose backend broke off that the proxy tried to "
-              "resume (SSEProxyResume).");
-    ap_rprintf(r, "sse_proxy_resumes_attempted_total %" APR_UINT64_T_FMT
-               "\n", SSE_STAT_GET(c, resumes_attempted));
-    sse_status_prom_head(r, "sse_proxy_resumes_succeeded_total", "counter",
-              "Broken streams resumed on another backend connection.");
-    ap_rprintf(r, "sse_proxy_resumes_succeeded_total %" APR_UINT64_T_FMT
-               "\n", SSE_STAT_GET(c, resumes_succeeded));
-    sse_status_prom_head(r, "sse_proxy_resumes_given_up_total", "counter",
-              "Broken streams not resumed within the window: their "
-              "clients got the end with retry:.");
-    ap_rprintf(r, "sse_proxy_resumes_given_up_total %" APR_UINT64_T_FMT
-               "\n", SSE_STAT_GET(c, resumes_given_up));
+    sse_status_prom_metric(r, "sse_proxy_resumes_attempted_total", "counter",
+                           "Streams whose backend broke off that the proxy "
+                           "tried to resume (SSEProxyResume).",
+                           (apr_int64_t)SSE_STAT_GET(c, resumes_attempted));
+    sse_status_prom_metric(r, "sse_proxy_resumes_succeeded_total", "counter",
+                           "Broken streams resumed on another backend "
+                           "connection.",
+                           (apr_int64_t)SSE_STAT_GET(c, resumes_succeeded));
+    sse_status_prom_metric(r, "sse_proxy_resumes_given_up_total", "counter",
+                           "Broken streams not resumed within the window: "
+                           "their clients got the end with retry:.",
+                           (apr_int64_t)SSE_STAT_GET(c, resumes_given_up));
     sse_status_prom_head(r, "sse_proxy_errors_total", "counter",
-              "Classified failures on SSE routes.");
+                         "Classified failures on SSE routes.");
     for (k = SSEP_CLASS_NETWORK; k < SSEP_CLASS_COUNT; k++)
         ap_rprintf(r, "sse_proxy_errors_total{class=\"%s\"} %"
                    APR_UINT64_T_FMT "\n", ssep_class_name((ssep_class)k),
                    SSE_STAT_GET(c, errors[k]));
     sse_status_prom_head(r, "sse_proxy_stream_ends_total", "counter",
-              "Ended streams, by how they ended.");
+                         "Ended streams, by how they ended.");
     for (k = SSE_END_BACKEND; k < SSE_END_REASONS; k++)
         ap_rprintf(r, "sse_proxy_stream_ends_total{reason=\"%s\"} %"
                    APR_UINT64_T_FMT "\n", sse_end_name((sse_end_reason)k),
                    SSE_STAT_GET(c, ends[k]));
     sse_status_prom_head(r, "sse_proxy_policy_answers_total", "counter",
-              "Clients answered by the policy when no member could serve.");
+                         "Clients answered by the policy when no member could serve.");
     for (k = 0; k < SSE_ANSWER_KINDS; k++)
         ap_rprintf(r, "sse_proxy_policy_answers_total{answer=\"%s\"} %"
                    APR_UINT64_T_FMT "\n", answer_names[k],
@@ -584,7 +590,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
 #define LABEL_ARGS(v) prom_label(r->pool, (v)->balancer), \
                       prom_label(r->pool, (v)->member)
     sse_status_prom_head(r, "sse_proxy_member_usable", "gauge",
-              "1 when mod_proxy would send requests to the member now.");
+                         "1 when mod_proxy would send requests to the member now.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         if (v->usable >= 0)
@@ -592,8 +598,8 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                        LABEL_ARGS(v), v->usable);
     }
     sse_status_prom_head(r, "sse_proxy_member_open_streams", "gauge",
-              "Open streams of the member (mod_proxy's busy count: waiting "
-              "streams included), what lbmethod=bystreams balances.");
+                         "Open streams of the member (mod_proxy's busy count: waiting "
+                         "streams included), what lbmethod=bystreams balances.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         if (v->open_streams >= 0)
@@ -602,16 +608,16 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                        v->open_streams);
     }
     sse_status_prom_head(r, "sse_proxy_member_slow_start_share", "gauge",
-              "The member's share of new streams in its slow start "
-              "(SSEProxySlowStart), 1 outside it.");
+                         "The member's share of new streams in its slow start "
+                         "(SSEProxySlowStart), 1 outside it.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_slow_start_share{" MEMBER_LABELS
                    "} %.4f\n", LABEL_ARGS(v), slow_start_share(v, now));
     }
     sse_status_prom_head(r, "sse_proxy_member_slow_start_held_total", "counter",
-              "Streams told to come back later because the member, the "
-              "only one that could take them, was in slow start.");
+                         "Streams told to come back later because the member, the "
+                         "only one that could take them, was in slow start.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_slow_start_held_total{" MEMBER_LABELS
@@ -619,23 +625,23 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    v->m.slow_start_held);
     }
     sse_status_prom_head(r, "sse_proxy_member_consecutive_failures", "gauge",
-              "Failures of the member since its last success.");
+                         "Failures of the member since its last success.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_consecutive_failures{" MEMBER_LABELS
                    "} %u\n", LABEL_ARGS(v), v->m.consecutive_failures);
     }
     sse_status_prom_head(r, "sse_proxy_member_from_fleet", "gauge",
-              "1 when the member's outage state came from another node of "
-              "the fleet (SSEProxyStateCache).");
+                         "1 when the member's outage state came from another node of "
+                         "the fleet (SSEProxyStateCache).");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_from_fleet{" MEMBER_LABELS "} %u\n",
                    LABEL_ARGS(v), v->m.from_fleet);
     }
     sse_status_prom_head(r, "sse_proxy_fleet_up", "gauge",
-              "1 in a fleet whose store answers, 0 when it does not; absent "
-              "outside a fleet.");
+                         "1 in a fleet whose store answers, 0 when it does not; absent "
+                         "outside a fleet.");
     if (sse_fleet_spec()) {
         ap_rprintf(r, "sse_proxy_fleet_up %d\n",
                    c->fleet_state != SSE_FLEET_UNREACHABLE);
@@ -655,22 +661,22 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    SSE_STAT_GET(c, fleet_skipped));
     }
     sse_status_prom_head(r, "sse_proxy_member_status_streak", "gauge",
-              "Answers in a row with a status counted against the member "
-              "(SSEProxyMemberFailure), not yet acted on.");
+                         "Answers in a row with a status counted against the member "
+                         "(SSEProxyMemberFailure), not yet acted on.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_status_streak{" MEMBER_LABELS
                    "} %u\n", LABEL_ARGS(v), v->m.status_streak);
     }
     sse_status_prom_head(r, "sse_proxy_member_backoff_seconds", "gauge",
-              "The member's current backoff delay.");
+                         "The member's current backoff delay.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_backoff_seconds{" MEMBER_LABELS
                    "} %.3f\n", LABEL_ARGS(v), (double)v->m.delay_ms / 1000);
     }
     sse_status_prom_head(r, "sse_proxy_member_next_retry_seconds", "gauge",
-              "Seconds until the member is due again (0 when it is).");
+                         "Seconds until the member is due again (0 when it is).");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_next_retry_seconds{" MEMBER_LABELS
@@ -678,7 +684,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    (double)ms_until(v->m.next_retry, now) / 1000);
     }
     sse_status_prom_head(r, "sse_proxy_member_quality", "gauge",
-              "The member's quality grade: 0 EXCELLENT, 1 GOOD, 2 FAIR, 3 POOR.");
+                         "The member's quality grade: 0 EXCELLENT, 1 GOOD, 2 FAIR, 3 POOR.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_quality{" MEMBER_LABELS "} %d\n",
@@ -687,7 +693,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                                   : SSEP_Q_GOOD));
     }
     sse_status_prom_head(r, "sse_proxy_member_latency_seconds", "gauge",
-              "Mean time to get a stream going, over the last 10 attempts.");
+                         "Mean time to get a stream going, over the last 10 attempts.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_latency_seconds{" MEMBER_LABELS
@@ -695,7 +701,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    ssep_tracker_mean_latency(&v->m.tracker) / 1000);
     }
     sse_status_prom_head(r, "sse_proxy_member_error_rate", "gauge",
-              "Failed attempts / attempts over the last 5 minutes.");
+                         "Failed attempts / attempts over the last 5 minutes.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         ap_rprintf(r, "sse_proxy_member_error_rate{" MEMBER_LABELS "} %.4f\n",
@@ -703,7 +709,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                    ssep_tracker_error_rate(&v->m.tracker, now_ms));
     }
     sse_status_prom_head(r, "sse_proxy_member_failures_total", "counter",
-              "Failures of the member, by class.");
+                         "Failures of the member, by class.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         for (k = SSEP_CLASS_NETWORK; k < SSEP_CLASS_COUNT; k++)
@@ -713,7 +719,7 @@ static void render_prometheus(request_rec *r, sse_counters *c,
                        v->m.failures_by_class[k]);
     }
     sse_status_prom_head(r, "sse_proxy_member_recovery_seconds", "gauge",
-              "How long the member's last outage lasted.");
+                         "How long the member's last outage lasted.");
     for (i = 0; i < members->nelts; i++) {
         member_view *v = &APR_ARRAY_IDX(members, i, member_view);
         if (has_recovered(v))

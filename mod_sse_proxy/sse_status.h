@@ -21,6 +21,10 @@ int sse_status_handler(request_rec *r);
 const char *sse_status_json_str(apr_pool_t *p, const char *s);
 void sse_status_prom_head(request_rec *r, const char *name,
                           const char *type, const char *help);
+/* A metric without labels: its HELP and TYPE lines, then its value. */
+void sse_status_prom_metric(request_rec *r, const char *name,
+                            const char *type, const char *help,
+                            apr_int64_t value);
 
 /* The shared streams' part of each view (sse_share_status.c). */
 void sse_share_status_json(request_rec *r, sse_counters *c);

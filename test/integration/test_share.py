@@ -21,11 +21,8 @@ from harness import Httpd, Origin, RawClient  # noqa: E402
 from test_async import Fleet, dechunk, ids  # noqa: E402
 from test_websocket import WSClient  # noqa: E402
 from test_h2_reset import H2Client, h2  # noqa: E402
-
-# A member's death logs these at warn and above (see test_resume.py).
-ALLOWED = [r"AH0095[79]", r"AH01114", r"AH00940", r"AH01102", r"AH01097",
-           r"SSE0000[24]", r"SSE0003\d", r"AH10187", r"AH0116[57]",
-           r"AH01170"]
+# what a member's death logs at warn and above
+from test_resume import ALLOWED  # noqa: E402
 
 CONF = """
 AsyncRequestWorkerFactor 200

@@ -53,6 +53,8 @@ TOP = {"version": str, "uptime_seconds": int, "streams": dict,
        "policy": dict}
 # stream caps and reconnect limits (test_limits.py)
 TOP["limits"] = dict
+# shared streams (test_share.py)
+TOP["shared"] = dict
 MEMBER = {"balancer": str, "member": str, "state": (str, type(None)),
           "usable": (bool, type(None)), "last_class": (str, type(None)),
           "consecutive_failures": int, "status_streak": int, "gave_up": bool, "delay_ms": int,
@@ -70,6 +72,10 @@ def check_schema(test, doc):
     test.assertEqual(set(doc), set(TOP))
     for k, t in TOP.items():
         test.assertIsInstance(doc[k], t, k)
+    test.assertEqual(set(doc["shared"]),
+                     {"streams", "clients", "replays", "failovers",
+                      "dropped", "this_child"})
+    test.assertEqual(set(doc["shared"]["this_child"]), {"pid", "channels"})
     test.assertEqual(set(doc["streams"]),
                      {"open", "requests", "established", "success_rate",
                       "waiting", "queued", "relaying", "held"})
