@@ -39,6 +39,12 @@ APLOG_USE_MODULE(sse_proxy);
 
 /* A ring smaller than this would drop followers at every burst. */
 #define MIN_RING_EVENTS 16
+/* What all the rings of a child may hold together.  Each distinct URL
+ * may be a shared stream, and a client can ask for many: beyond this,
+ * a ring that receives an event keeps only its newest ones, so that the
+ * memory a child spends on history stays bounded whatever the clients
+ * ask for (their followers may then fall behind sooner). */
+#define CHILD_RING_BUDGET (APR_UINT64_C(256) << 20)
 
 typedef struct ring_event {
     apr_uint64_t seq;
@@ -96,6 +102,7 @@ static struct {
     apr_pool_t         *pool;
     apr_hash_t         *by_key;
     sse_channel        *all;
+    apr_uint64_t        ring_bytes;   /* in every ring of the child */
 } table;
 
 apr_status_t sse_channels_init(apr_pool_t *pchild)
@@ -115,6 +122,7 @@ static void free_channel(sse_channel *ch)
 
     for (i = 0; i < ch->count; i++)
         free(ch->ring[(ch->first + i) % ch->cap]);
+    __atomic_fetch_sub(&table.ring_bytes, ch->bytes, __ATOMIC_RELAXED);
     free(ch->ring);
     free(ch->partial);
     apr_pool_destroy(ch->pool);
@@ -350,17 +358,21 @@ void sse_channel_write(sse_channel *ch, const char *data, apr_size_t len)
     ch->partial_len += len;
 }
 
-/* Under ch->lock: the oldest events go until the ring has room. */
+/* Under ch->lock: the oldest events go until the ring has room, and
+ * while the child's rings are over their budget, down to the newest. */
 static void make_room(sse_channel *ch, apr_size_t len)
 {
     while (ch->count
-           && (ch->count >= ch->cap || ch->bytes + len > ch->lim.bytes)) {
+           && (ch->count >= ch->cap || ch->bytes + len > ch->lim.bytes
+               || __atomic_load_n(&table.ring_bytes, __ATOMIC_RELAXED) + len
+                  > CHILD_RING_BUDGET)) {
         ring_event *old = ch->ring[ch->first];
 
         ch->ring[ch->first] = NULL;
         ch->first = (ch->first + 1) % ch->cap;
         ch->count--;
         ch->bytes -= old->len;
+        __atomic_fetch_sub(&table.ring_bytes, old->len, __ATOMIC_RELAXED);
         free(old);
     }
 }
@@ -420,6 +432,7 @@ void sse_channel_publish(sse_channel *ch, const char *id, apr_size_t id_len,
     ch->ring[(ch->first + ch->count) % ch->cap] = ev;
     ch->count++;
     ch->bytes += len;
+    __atomic_fetch_add(&table.ring_bytes, len, __ATOMIC_RELAXED);
     batch = poke_parked(ch);
     apr_thread_mutex_unlock(ch->lock);
     sse_waiter_queue_batch(batch);
