@@ -207,24 +207,33 @@ const scenarios = {
     return { complete, ...rec, ...(await timing(page)), protocols };
   },
 
-  // {url, stream, before, handshake, min_ms, record_ms, stop, resume_events}:
-  // wait for `before` events, print READY and wait for a stdin line (with
-  // handshake), then record for up to record_ms.  It stops early, once
+  // {url, stream, before, handshake, min_ms, record_ms, stop, resume_events,
+  // pages}: wait for `before` events, print READY and wait for a stdin line
+  // (with handshake), then record for up to record_ms.  It stops early, once
   // min_ms have passed, when `stop` holds: "closed" (readyState 2) or
   // "resumed" (after an error, an open that brought resume_events events).
+  // With pages > 1, as many pages (one EventSource each) of one browser
+  // stream at once; all of them wait for `before` events and are marked,
+  // `stop` watches the first, and `pages` has every page's record.
   async outage() {
     const { page, protocols } = await launch();
-    await openStream(page);
-    await page.waitForFunction((n) => window.__rec.events.length >= n,
-      args.before || 0, { timeout: args.wait_ms || 20000, polling: 50 });
+    const pages = [page];
+    while (pages.length < (args.pages || 1)) pages.push(await context.newPage());
+    for (const p of pages) await openStream(p);
+    for (const p of pages) {
+      await p.waitForFunction((n) => window.__rec.events.length >= n,
+        args.before || 0, { timeout: args.wait_ms || 20000, polling: 50 });
+    }
     if (args.handshake !== false) {
       process.stdout.write('READY\n');
       await nextStdinLine(args.handshake_ms || 60000);
     }
-    await page.evaluate(() => {
-      window.__rec.mark = window.__now();
-      window.__rec.markN = window.__rec.seq();
-    });
+    for (const p of pages) {
+      await p.evaluate(() => {
+        window.__rec.mark = window.__now();
+        window.__rec.markN = window.__rec.seq();
+      });
+    }
     const stop = { stop: args.stop || null, min: args.min_ms || 0,
                    resume: args.resume_events || 3 };
     let stopped = true;
@@ -245,12 +254,14 @@ const scenarios = {
     } catch (err) {
       stopped = false;
     }
-    const rec = await snapshot(page);
+    const recs = [];
+    for (const p of pages) recs.push(await snapshot(p));
+    const rec = recs[0];
     // reconnected: an open after the first error since the mark
     const firstError = rec.log.find((l) => l.kind === 'error' && l.n > rec.mark_n);
     const reconnected = !!firstError &&
       rec.log.some((l) => l.kind === 'open' && l.n > firstError.n);
-    return { stopped, reconnected, ...rec, protocols };
+    return { stopped, reconnected, ...rec, pages: recs, protocols };
   },
 
   // {url, cookies, cases: [{name, stream, withCredentials, count, until}]}:
