@@ -21,6 +21,7 @@
  * malloc()ed ring entries, and goes with its last reference: the
  * founder's and each follower's.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,7 +47,11 @@ APLOG_USE_MODULE(sse_proxy);
  * ask for (their followers may then fall behind sooner). */
 #define CHILD_RING_BUDGET (APR_UINT64_C(256) << 20)
 
+/* An event, written once and read by every follower without a copy:
+ * each follower's bucket holds a reference, and so does the ring; the
+ * last one to let go frees it. */
 typedef struct ring_event {
+    apr_uint32_t refs;
     apr_uint64_t seq;
     apr_time_t   read_at;
     apr_size_t   len;
@@ -116,12 +121,25 @@ apr_status_t sse_channels_init(apr_pool_t *pchild)
     return rv;
 }
 
+static void event_unref(ring_event *ev)
+{
+    if (__atomic_sub_fetch(&ev->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free(ev);
+}
+
+/* A follower's bucket is destroyed: data is the event's. */
+static void bucket_let_go(void *data)
+{
+    event_unref((ring_event *)(void *)((char *)data
+                                       - offsetof(ring_event, data)));
+}
+
 static void free_channel(sse_channel *ch)
 {
     apr_size_t i;
 
     for (i = 0; i < ch->count; i++)
-        free(ch->ring[(ch->first + i) % ch->cap]);
+        event_unref(ch->ring[(ch->first + i) % ch->cap]);
     __atomic_fetch_sub(&table.ring_bytes, ch->bytes, __ATOMIC_RELAXED);
     free(ch->ring);
     free(ch->partial);
@@ -373,7 +391,7 @@ static void make_room(sse_channel *ch, apr_size_t len)
         ch->count--;
         ch->bytes -= old->len;
         __atomic_fetch_sub(&table.ring_bytes, old->len, __ATOMIC_RELAXED);
-        free(old);
+        event_unref(old);
     }
 }
 
@@ -417,6 +435,7 @@ void sse_channel_publish(sse_channel *ch, const char *id, apr_size_t id_len,
                      "is lost to its followers");
         return;
     }
+    ev->refs = 1;
     ev->len = len;
     ev->read_at = read_at;
     memcpy(ev->data, ch->partial, len);
@@ -488,12 +507,13 @@ const sse_response *sse_feed_head(const sse_feed *f)
 }
 
 int sse_feed_read(sse_feed *f, apr_bucket_brigade *bb, apr_size_t max,
-                  apr_time_t *read_at)
+                  apr_time_t *read_at, apr_size_t *events)
 {
     sse_channel *ch = f->ch;
     apr_size_t took = 0;
     int rc;
 
+    *events = 0;
     apr_thread_mutex_lock(ch->lock);
     if (f->next < ch->next_seq && ch->count
         && f->next < ch->ring[ch->first]->seq) {
@@ -510,9 +530,14 @@ int sse_feed_read(sse_feed *f, apr_bucket_brigade *bb, apr_size_t max,
 
             if (!took)
                 *read_at = ev->read_at;
-            apr_brigade_write(bb, NULL, NULL, ev->data, ev->len);
+            if (ev->len) {
+                __atomic_add_fetch(&ev->refs, 1, __ATOMIC_RELAXED);
+                APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(
+                    ev->data, ev->len, bucket_let_go, bb->bucket_alloc));
+            }
             took += ev->len;
             f->next = ev->seq + 1;
+            ++*events;
         }
         rc = SSE_FEED_DATA;
     }

@@ -76,11 +76,12 @@ const sse_response *sse_feed_head(const sse_feed *f);
 #define SSE_FEED_DATA   1   /* events were added to bb */
 #define SSE_FEED_END    2   /* the channel ended and all was read */
 #define SSE_FEED_BEHIND 3   /* the ring no longer has the next event */
-/* Adds the events after the follower's place to bb (copies, from bb's
- * allocator), about max bytes at most; *read_at: when the first of them
- * came from the backend. */
+/* Adds the events after the follower's place to bb, about max bytes at
+ * most, *events of them, whole: buckets that share the ring's memory
+ * (no copy; setting them aside costs nothing).  *read_at: when the first
+ * of them came from the backend. */
 int sse_feed_read(sse_feed *f, apr_bucket_brigade *bb, apr_size_t max,
-                  apr_time_t *read_at);
+                  apr_time_t *read_at, apr_size_t *events);
 /* The ring no longer has the follower's next event. */
 int sse_feed_behind(sse_feed *f);
 /* How the channel ended (after SSE_FEED_END). */

@@ -307,6 +307,22 @@ static int replayed(relay *rl)
     return skip;
 }
 
+static void count_events(relay *rl, apr_size_t n)
+{
+    if (!n)
+        return;
+    if (rl->res->events == 0) {
+        SSE_STAT_ADD(first_event_us,
+                     (apr_uint64_t)(apr_time_now() - rl->r->request_time));
+        SSE_STAT_ADD(first_events, 1);
+    }
+    rl->res->events += n;
+    rl->stat_events += n;
+    /* flushed at the end of this read: every event of it is already
+     * here, so none waits for anything */
+    rl->complete_events = 1;
+}
+
 static int relay_payload(relay *rl, const char *data, apr_size_t len)
 {
     apr_size_t off = 0;
@@ -355,16 +371,7 @@ static int relay_payload(relay *rl, const char *data, apr_size_t len)
             }
             if (rl->ws)
                 rl->unflushed += sse_ws_event(rl->ws, rl->out, &ev);
-            if (rl->res->events++ == 0) {
-                SSE_STAT_ADD(first_event_us,
-                             (apr_uint64_t)(apr_time_now()
-                                            - rl->r->request_time));
-                SSE_STAT_ADD(first_events, 1);
-            }
-            rl->stat_events++;
-            /* flushed at the end of this read: every event of it is
-             * already here, so none waits for anything */
-            rl->complete_events = 1;
+            count_events(rl, 1);
         } else if (rc < 0) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, rl->r,
                           "SSE00020: closing stream: backend sent %s "
@@ -486,14 +493,16 @@ static int fell_behind(relay *rl)
 }
 
 /* A follower's drain: what the channel has that it has not, up to a
- * slice, cut into events by its own parser (WebSocket frames need the
- * fields).  Returns as drain_backend() does. */
+ * slice, passed on as it is (the ring holds whole events), or cut into
+ * events by its own parser for a WebSocket, whose frames need the
+ * fields.  Returns as drain_backend() does. */
 static int drain_feed(relay *rl)
 {
     for (;;) {
         apr_bucket *b;
         apr_time_t read_at = 0;
         apr_off_t got = 0;
+        apr_size_t events = 0;
         int rc;
 
         if (rl->write_stalled)
@@ -501,7 +510,8 @@ static int drain_feed(relay *rl)
         if (!rl->slice_left)
             return SLICE_USED;
         apr_brigade_cleanup(rl->in);
-        rc = sse_feed_read(rl->feed, rl->in, rl->slice_left, &read_at);
+        rc = sse_feed_read(rl->feed, rl->in, rl->slice_left, &read_at,
+                           &events);
         if (rc == SSE_FEED_NONE)
             return DRAINED;
         if (rc == SSE_FEED_BEHIND)
@@ -521,6 +531,14 @@ static int drain_feed(relay *rl)
         rl->slice_left -= (apr_size_t)got < rl->slice_left
                           ? (apr_size_t)got : rl->slice_left;
         rl->last_backend = read_at;
+        if (!rl->ws) {
+            /* whole events, as they are: no parsing, no copy */
+            APR_BRIGADE_CONCAT(rl->out, rl->in);
+            rl->unflushed += (apr_size_t)got;
+            rl->res->bytes += (apr_uint64_t)got;
+            rl->stat_bytes += (apr_uint64_t)got;
+            count_events(rl, events);
+        }
         for (b = APR_BRIGADE_FIRST(rl->in); b != APR_BRIGADE_SENTINEL(rl->in);
              b = APR_BUCKET_NEXT(b)) {
             const char *data;
