@@ -22,18 +22,32 @@
  * the relay does not read the backend while anything is (so a stream
  * sets aside at most one backend read, 64 KiB, plus framing) and waits
  * for the socket to be writable instead.
+ *
+ * Without a FLUSH, the core filter keeps a write under 4 KiB (one event,
+ * typically) for later, copied into a pool it creates for that, which
+ * the connection then keeps for its life; it writes it when called again
+ * with NULL.  So while the core holds nothing, plain data is written to
+ * the socket here (as the core's writev_nonblocking() would, counted
+ * for mod_logio the same way): no copy, and no such pool per stream.
+ * Anything else (metadata such as the request's end, files) goes through
+ * the core filter, as before.
  */
 #include "httpd.h"
 #include "http_config.h"
 #include "http_connection.h"
 #include "http_core.h"
 #include "util_filter.h"
+#include "apr_optional.h"
 
 #include "sse_nonblock.h"
 
 /* Below the core filter's FlushMaxThreshold (64 KiB by default): what it
  * holds can never make it wait. */
 #define PIECE (16 * 1024)
+/* Buckets one direct write gathers at most. */
+#define NVEC 16
+
+static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_out) *logio_add_bytes_out;
 
 static const char filter_name[] = "SSE_NONBLOCK";
 static ap_filter_rec_t *filter_handle;
@@ -59,6 +73,71 @@ static int core_still_full(sse_nonblock *nb, apr_status_t *rv)
 }
 
 /* Hands src on, PIECE bytes at a time, while the socket takes them. */
+/* Writes the leading data buckets of bb to the socket, without waiting:
+ * APR_SUCCESS when it wrote all of them (others may follow: metadata),
+ * APR_EAGAIN when the socket took less, or an error. */
+static apr_status_t write_direct(sse_nonblock *nb, apr_bucket_brigade *bb)
+{
+    apr_socket_t *sock = ap_get_conn_socket(nb->c);
+    struct iovec vec[NVEC];
+    apr_interval_time_t timeout;
+    apr_size_t n = 0, i, total = 0, written = 0;
+    apr_bucket *b;
+    apr_status_t rv;
+
+    for (b = APR_BRIGADE_FIRST(bb);
+         b != APR_BRIGADE_SENTINEL(bb) && n < NVEC
+         && !APR_BUCKET_IS_METADATA(b) && !APR_BUCKET_IS_FILE(b)
+         && b->length != (apr_size_t)-1;
+         b = APR_BUCKET_NEXT(b)) {
+        const char *data;
+        apr_size_t len;
+
+        if (!b->length)
+            continue;
+        rv = apr_bucket_read(b, &data, &len, APR_NONBLOCK_READ);
+        if (rv != APR_SUCCESS)
+            return rv;
+        vec[n].iov_base = (void *)data;
+        vec[n++].iov_len = len;
+        total += len;
+    }
+    apr_socket_timeout_get(sock, &timeout);
+    apr_socket_timeout_set(sock, 0);
+    rv = total ? apr_socket_sendv(sock, vec, n, &written) : APR_SUCCESS;
+    apr_socket_timeout_set(sock, timeout);
+    if (written && logio_add_bytes_out)
+        logio_add_bytes_out(nb->c, written);
+    for (i = 0; (b = APR_BRIGADE_FIRST(bb)) != APR_BRIGADE_SENTINEL(bb)
+                && i < n;) {
+        if (!b->length) {
+            apr_bucket_delete(b);
+        }
+        else if (written >= b->length) {
+            written -= b->length;
+            apr_bucket_delete(b);
+            i++;
+        }
+        else {
+            if (written) {
+                apr_bucket_split(b, written);
+                apr_bucket_delete(b);
+            }
+            return rv == APR_SUCCESS ? APR_EAGAIN : rv;
+        }
+    }
+    return rv;
+}
+
+/* The brigade starts with plain data the socket may take directly. */
+static int direct_first(const apr_bucket_brigade *bb)
+{
+    apr_bucket *b = APR_BRIGADE_FIRST(bb);
+
+    return !APR_BUCKET_IS_METADATA(b) && !APR_BUCKET_IS_FILE(b)
+           && b->length != (apr_size_t)-1;
+}
+
 static apr_status_t write_some(sse_nonblock *nb, apr_bucket_brigade *src)
 {
     apr_status_t rv;
@@ -68,6 +147,14 @@ static apr_status_t write_some(sse_nonblock *nb, apr_bucket_brigade *src)
 
         if (core_still_full(nb, &rv) || rv != APR_SUCCESS)
             return rv;
+        if (direct_first(src)) {
+            rv = write_direct(nb, src);
+            if (APR_STATUS_IS_EAGAIN(rv))
+                return APR_SUCCESS;   /* the rest is set aside */
+            if (rv != APR_SUCCESS)
+                return rv;
+            continue;
+        }
         rv = apr_brigade_partition(src, PIECE, &after);
         if (rv != APR_SUCCESS && rv != APR_INCOMPLETE)
             return rv;
@@ -129,8 +216,15 @@ static int add_filter(conn_rec *c, void *csd)
     return OK;
 }
 
+static void retrieve_logio(void)
+{
+    logio_add_bytes_out = APR_RETRIEVE_OPTIONAL_FN(ap_logio_add_bytes_out);
+}
+
 void sse_nonblock_register(void)
 {
+    ap_hook_optional_fn_retrieve(retrieve_logio, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
     filter_handle = ap_register_output_filter(filter_name, nonblock_filter,
                                               NULL, AP_FTYPE_NETWORK - 1);
     ap_hook_pre_connection(add_filter, NULL, NULL, APR_HOOK_MIDDLE);

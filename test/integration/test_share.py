@@ -325,6 +325,48 @@ class TestSharedH2(ShareBase, unittest.TestCase):
             c.close()
 
 
+class TestBytesLogged(ShareBase, unittest.TestCase):
+    """mod_logio (built into Debian's httpd) counts what streams send,
+    shared or not: the relay writes events to the socket itself when the
+    core output filter holds nothing, and counts them as the core
+    would."""
+    servers, threads = 1, 16
+
+    def setUp(self):
+        self.work = harness.workdir()
+        self.o = [Origin(self.work, "m1"), Origin(self.work, "m2")]
+        self.log = os.path.join(self.work, "bytes.log")
+        self.httpd = Httpd(self.work, CONF.format(
+            o1=self.o[0].url, o2=self.o[1].url, mode="On")
+            + 'LogFormat "%%O %%U" bytes\nCustomLog "%s" bytes\n' % self.log,
+            servers=1, threads=16).start()
+
+    def test_sent_bytes_are_counted(self):
+        got = {}
+        for path in ("/alone/events?count=30&rate=50",
+                     "/shared/events?count=30&rate=50"):
+            c = RawClient(self.httpd.port, path)
+            try:
+                c.read_to_end()
+            finally:
+                c.close()
+            got[path.split("/")[1]] = len(c.resp.head) + len(c.resp.raw_body)
+        def lines():
+            if not os.path.exists(self.log):
+                return []
+            with open(self.log) as f:
+                return f.read().splitlines()
+        harness.wait_for(lambda: len(lines()) >= 2,
+                         what="both requests logged")
+        logged = {line.split()[1].split("/")[1]: int(line.split()[0])
+                  for line in lines()}
+        for name, wire in got.items():
+            # head, chunked body and its framing: every byte the client
+            # read, and nothing but what the server wrote
+            self.assertGreaterEqual(logged[name], wire, (name, logged, got))
+            self.assertLess(logged[name], wire + 64, (name, logged, got))
+
+
 class TestSharedSync(TestShared):
     """The same with streams that keep their thread: fewer clients, as
     each holds one."""
