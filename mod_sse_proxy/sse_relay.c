@@ -856,16 +856,16 @@ static sse_relay_state wait_for_activity(relay *rl)
         return wake(rl, 1, client_ready, 0, 0);
     }
     memset(pfd, 0, sizeof(pfd));
-    if (!rl->write_stalled && rl->backend) {
+    /* a founder reads its backend whatever its client's pace */
+    if ((!rl->write_stalled || rl->channel) && rl->backend) {
         pfd[n].p = rl->r->pool;
         pfd[n].desc_type = APR_POLL_SOCKET;
         pfd[n].desc.s = rl->backend->sock;
         pfd[n].reqevents = APR_POLLIN;
         backend = n++;
     }
-    else {
+    if (rl->write_stalled || !rl->backend)
         client = ap_get_conn_socket(rl->r->connection);
-    }
     if (client) {
         pfd[n].p = rl->r->pool;
         pfd[n].desc_type = APR_POLL_SOCKET;

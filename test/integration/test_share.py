@@ -232,6 +232,32 @@ class TestReplay(ShareBase, unittest.TestCase):
                          "no origin request for a replay")
         self.assertEqual(self.status()["shared"]["replays"], 1)
 
+    def test_slow_first_client_holds_nobody_back(self):
+        """The client whose request reads the backend stops reading: the
+        others keep the stream's pace, and it is dropped."""
+        path = "/small/events?rate=100&size=2000"
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", self.httpd.port))
+        slow.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+        harness.wait_for(lambda: self.streams_asked("/events?rate=100"),
+                         what="the first client's stream")
+        fleet = Fleet(self.httpd.port, path, 10)
+        try:
+            self.assertTrue(fleet.pump(lambda f: f.all(
+                lambda raw: len(events_of(raw)) >= 300), timeout=30))
+            # dropped once what it owes passes the ring's bytes (the
+            # kernel's buffers take their share first)
+            self.assertTrue(fleet.pump(
+                lambda f: self.status()["shared"]["dropped"] >= 1,
+                timeout=60), "the first client is dropped")
+            self.assertEqual(fleet.closed, set())
+            self.assert_every_event_once(fleet, 300)
+            self.assertEqual(len(self.streams_asked("/events?rate=100")), 1)
+        finally:
+            fleet.close()
+            slow.close()
+
     def test_websocket_joins_and_replays(self):
         """WebSocket clients are served from a stream an EventSource
         opened, live or from the ring, with no backend request."""
@@ -267,6 +293,11 @@ class TestReplay(ShareBase, unittest.TestCase):
         finally:
             old.close()
             c.close()
+
+
+class TestReplaySync(TestReplay):
+    """The same with streams that keep their thread."""
+    mode = "Off"
 
 
 class TestSharedFailover(ShareBase, unittest.TestCase):
