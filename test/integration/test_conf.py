@@ -42,8 +42,13 @@ class ShippedConfTest(unittest.TestCase):
         self.assertIn("# Depends: proxy proxy_http", text)
 
     def test_balancer_example(self):
-        self.check(read("examples/balancer.conf"),
-                   extra_modules=[("proxy_hcheck_module", "mod_proxy_hcheck.so")])
+        hcheck = [("proxy_hcheck_module", "mod_proxy_hcheck.so")]
+        text = read("examples/balancer.conf")
+        self.check(text, extra_modules=hcheck)
+        # and with the directives it offers as comments
+        self.assertIn("#SSEProxyShare On", text)
+        self.check(text.replace("#SSEProxy", "SSEProxy"),
+                   extra_modules=hcheck)
 
     def test_llm_example(self):
         self.check(read("examples/llm.conf"))
