@@ -6,6 +6,7 @@ which ./bootstrap installs), for the tests and benchmarks that speak
 HTTP/2 to httpd or nginx: prior knowledge on h2c, ALPN on TLS, many GET
 streams on one connection, and a loop that reads many connections at
 once."""
+import os
 import selectors
 import socket
 import ssl
@@ -32,6 +33,20 @@ except ImportError:
 # that started at least 100 ms after the last change completes
 # (h2_mplx.c, processing_limit and s_mplx_be_happy()).
 H2_FIRST_LIMIT = 6
+
+
+def shipped_settings(top_srcdir):
+    """The server-wide part of conf/examples/http2.conf, the HTTP/2
+    settings the project recommends: what comes before its example
+    virtual host."""
+    with open(os.path.join(top_srcdir, "conf", "examples",
+                           "http2.conf")) as f:
+        head = f.read().split("<VirtualHost", 1)[0]
+    if os.environ.get("SSE_HTTPD_PRELOAD", "").strip():
+        # sanitizer runtimes want the default stack size
+        head = "\n".join(l for l in head.splitlines()
+                         if not l.startswith("ThreadStackSize"))
+    return head
 
 
 class H2Client:
@@ -132,18 +147,6 @@ class H2Client:
                 raise AssertionError("connection closed; got %r" % self.body)
             self.receive(data)
 
-    def warm_up(self, path, rounds=2):
-        """Completes short requests on the connection so that mod_http2
-        lets more of its streams run at once: each round doubles the
-        limit, from 6 (see H2_FIRST_LIMIT).  Returns the limit reached,
-        which H2MaxWorkers and H2MaxSessionStreams cap."""
-        for _ in range(rounds):
-            # the next stream must start 100 ms after the last change
-            time.sleep(0.12)
-            sid = self.get(path)
-            self.read_until(lambda: sid in self.ended)
-        return H2_FIRST_LIMIT << rounds
-
 
 def pump(clients, until, timeout, what="the streams"):
     """Reads every client's connection until until() holds; raises
@@ -173,3 +176,23 @@ def pump(clients, until, timeout, what="the streams"):
                         break
     finally:
         sel.close()
+
+
+def warm_up(clients, path, rounds):
+    """Completes short requests (GET path) on every connection so that
+    mod_http2 lets more of their streams run at once: 6 at first
+    (H2_FIRST_LIMIT), doubled when a stream that started after the last
+    change completes 100 ms after it (by mod_http2's clock, which takes
+    the change once its worker is done with the request, some time after
+    the client had the answer), or when more streams than the limit
+    complete.  Each round does both, sending one request more than the
+    limit it should double.  Returns the answers' statuses."""
+    statuses = []
+    for r in range(rounds):
+        time.sleep(0.25)
+        n = min((H2_FIRST_LIMIT << r) + 1, 50)
+        sids = [(c, c.get(path)) for c in clients for _ in range(n)]
+        pump(clients, lambda: all(s in c.ended for c, s in sids), 30,
+             "the warm-up requests")
+        statuses += [c.status.get(s) for c, s in sids]
+    return statuses
