@@ -15,7 +15,7 @@ stream counts as held once its first event arrived (the origin sends
 one, then nothing: an idle stream).  Recorded: the streams held, the
 child's threads, and its memory (RSS and PSS, from /proc; virtual size
 too, which thread stacks make) with the streams open, less the same
-with none: the cost per stream.
+with none, divided by the streams held: the cost per stream.
 
     python3 bench/h2_floor.py            # in a built tree (top_builddir)
     H2_FLOOR_ONLY=stock,max1000 python3 bench/h2_floor.py
@@ -70,7 +70,13 @@ CASES = [
      "ThreadStackSize 262144", 6, 60, False),
     ("max2000-stack128k-mem8k", "H2MaxWorkers 2000\nThreadStackSize 131072\n"
      "H2StreamMaxMemSize 8192", 7, 100, False),
-    ("tls-max1000-stack256k-mem8k", "H2MaxWorkers 1000\n"
+    ("max250-idle1s", "H2MaxWorkers 250\nH2MaxWorkerIdleSeconds 1",
+     4, 15, False),
+    ("min250-max250-idle1s", "H2MinWorkers 250\nH2MaxWorkers 250\n"
+     "H2MaxWorkerIdleSeconds 1", 4, 15, False),
+    ("shipped", "H2MinWorkers 1000\nH2MaxWorkers 1000\n"
+     "ThreadStackSize 262144\nH2StreamMaxMemSize 8192", 6, 60, False),
+    ("tls-shipped", "H2MinWorkers 1000\nH2MaxWorkers 1000\n"
      "ThreadStackSize 262144\nH2StreamMaxMemSize 8192", 6, 60, True),
     # more connections than MPM threads, one stream each: a connection
     # with open streams keeps its MPM worker
@@ -119,8 +125,8 @@ def held_streams(clients, want, settle=3.0, limit=90.0):
                 or now - started > limit)
     try:
         pump(clients, done, limit + settle + 5, "first events")
-    except AssertionError:
-        pass
+    except AssertionError as e:
+        log("stopped reading: %s" % e)
     return count()
 
 
@@ -142,6 +148,11 @@ def run_case(work, name, h2, rounds, per_conn, tls, conns=CONNS):
         clients = [H2Client(httpd.port, tls, timeout=30)
                    for _ in range(conns)]
         warm_up(clients, "/health", rounds)
+        # the connections, warmed up, without a stream (with
+        # H2MaxWorkerIdleSeconds 1, the h2 workers the warm-up started
+        # beyond H2MinWorkers have ended; well within KeepAliveTimeout)
+        time.sleep(2)
+        warm = memory(httpd.proc.pid)
         want = conns * per_conn
         log("%s: %d streams over %d connections (%s)"
             % (name, want, conns, "h2" if tls else "h2c"))
@@ -169,6 +180,9 @@ def run_case(work, name, h2, rounds, per_conn, tls, conns=CONNS):
             "vsz_mib": round(full["vsz_kib"] / 1024),
             "idle_rss_mib": round(base["rss_kib"] / 1024, 1),
             "idle_vsz_mib": round(base["vsz_kib"] / 1024),
+            "connections_rss_mib": round((warm["rss_kib"] - base["rss_kib"])
+                                         / 1024, 1),
+            # what the streams cost with their connections and threads
             "rss_kib_per_stream": round((full["rss_kib"] - base["rss_kib"])
                                         / held, 1) if held else None,
             "pss_kib_per_stream": round((full["pss_kib"] - base["pss_kib"])
@@ -195,6 +209,7 @@ TABLE = [("case", "case"), ("protocol", "protocol"),
          ("most_on_one_connection", "most on one connection"),
          ("threads", "threads"), ("rss_mib", "RSS MiB"),
          ("idle_rss_mib", "idle RSS MiB"),
+         ("connections_rss_mib", "connections' RSS MiB"),
          ("rss_kib_per_stream", "RSS KiB / stream"),
          ("pss_kib_per_stream", "PSS KiB / stream"),
          ("vsz_mib", "virtual MiB"),
@@ -217,9 +232,19 @@ def notes(rows, started, command):
         "wait in mod_http2's queue for an h2 worker. Connections are "
         "first warmed up with short requests (mod_http2 runs 6 streams "
         "of a new connection at once and doubles that as streams "
-        "complete). Memory is summed over httpd's processes with the "
-        "streams open; per stream is the growth over the same server "
-        "with no stream, divided by the streams held." % (THREADS, CONNS),
+        "complete), then left alone for 2 s. Memory is summed over "
+        "httpd's processes: idle, before any connection; with the "
+        "connections open and warmed up (what they add, with the h2 "
+        "workers the warm-up started, is `connections' RSS`); and with "
+        "the streams open: per stream is the growth over the idle "
+        "server (connections and threads included), divided by the "
+        "streams held. The `idle1s` cases let the h2 workers the "
+        "warm-up started end before the streams come "
+        "(`H2MaxWorkerIdleSeconds 1`): mod_http2 reuses an ended "
+        "worker's slot only once some other worker goes idle "
+        "(`join_zombies()` in `h2_workers.c`), which no event stream "
+        "does, so the child runs out of slots, unless `H2MinWorkers` "
+        "keeps them all." % (THREADS, CONNS),
         "",
         "| " + " | ".join(t for _, t in TABLE) + " |",
         "|" + "---|" * len(TABLE)]

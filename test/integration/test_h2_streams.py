@@ -9,14 +9,14 @@ lives, and its connection keeps one MPM worker (docs/architecture.md,
 "HTTP/2 streams"); with H2MaxWorkers well above ThreadsPerChild, a
 server of 2 children x 10 threads relays 120 streams over 10
 connections, and its remaining MPM workers still serve HTTP/1.1: a plain
-GET, and an SSE stream, which waits without a thread.  mod_http2 runs 6
+GET, and an SSE stream (which waits without a thread, unless
+SSEProxyAsync is off).  mod_http2 runs 6
 streams of a new connection at once (a seventh waits until one ends),
 and more once requests on the connection have completed: the tests warm
 their connections up with short requests first, as a page's own
 resources do.  The client is the python h2 library (h2client.py)."""
 import os
 import sys
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -121,7 +121,6 @@ LogLevel warn
         streams = self.open_streams(clients, 12, "many")
         self.assertGreater(len(streams), 5 * SERVERS * THREADS)
         self.all_receive(clients, streams, "events on 120 streams")
-        started = time.monotonic()
         print("\n%s: %d streams over %d connections, %d MPM threads: "
               "all received %d events" % ("h2" if self.tls else "h2c",
                                           len(streams), len(clients),
@@ -132,7 +131,6 @@ LogLevel warn
         pump(clients, lambda: all(self.events(c, s) > seen[(id(c), s)]
                                   for c, s in streams), WITHIN,
              "more events on every stream")
-        self.assertLess(time.monotonic() - started, WITHIN)
 
     def test_http1_served_while_h2_streams_fill_the_server(self):
         """10 HTTP/2 connections with 120 streams hold 10 of the 20 MPM
