@@ -27,7 +27,6 @@ Exit status 77 (skip) when node, Chromium or playwright-core is missing.
 """
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_browser  # noqa: E402
