@@ -43,6 +43,8 @@ from procstat import group_usage  # noqa: E402
 sys.path.insert(0, HERE)
 import fleet_storm  # noqa: E402
 import fairness  # noqa: E402
+import h2_load  # noqa: E402
+from h2client import shipped_settings  # noqa: E402
 
 LOAD = os.path.join(TOP_BUILD, "bench", "sse-load")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -101,12 +103,21 @@ def httpd_conf(origin, sse, sse_async=True, slow_start=False):
 
 
 class Httpd:
-    def __init__(self, work, origin, sse, sse_async=True, slow_start=False):
+    # h2: HTTP/2 clients (h2c, which every httpd of the benchmarks
+    # speaks), with the shipped HTTP/2 settings (conf/examples/http2.conf)
+    h2 = False
+
+    def __init__(self, work, origin, sse, sse_async=True, slow_start=False,
+                 h2=False):
         self.name = ("mod_proxy_http" if not sse else "mod_sse_proxy"
                      if sse_async else "mod_sse_proxy-sync")
         if slow_start:
             self.name += "-slowstart"
         conf = httpd_conf(origin, sse, sse_async, slow_start)
+        if h2:
+            self.name += "-h2c"
+            self.h2 = True
+            conf = shipped_settings(TOP_SRC) + conf
         mpm = MPM_ASYNC if sse and sse_async else MPM
         self.h = harness.Httpd(work, conf, timeout=86400,
                                extra_modules=[("env_module", "mod_env.so")],
@@ -163,15 +174,23 @@ http {{
 
 class Nginx:
     name = "nginx"
+    h2 = False
 
-    def __init__(self, work, origin):
+    def __init__(self, work, origin, h2=False):
         self.root = tempfile.mkdtemp(prefix="nginx-", dir=work)
         os.makedirs(os.path.join(self.root, "tmp"))
         self.port = harness.free_port()
         conf = os.path.join(self.root, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(root=self.root, port=self.port,
-                                      origin_port=origin.port))
+            text = NGINX_CONF.format(root=self.root, port=self.port,
+                                     origin_port=origin.port)
+            if h2:
+                # nginx 1.22: "http2" on a listener without ssl is HTTP/2
+                # with prior knowledge (h2c) only; 1.25.1 and later spell
+                # it "http2 on;"
+                self.name, self.h2 = "nginx-h2c", True
+                text = text.replace("backlog=4096;", "backlog=4096 http2;")
+            f.write(text)
         self.proc = subprocess.Popen(
             [NGINX, "-c", conf, "-p", self.root, "-g", "daemon off;"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -242,10 +261,17 @@ def make_proxies(work, origin, which):
             yield Httpd(work, origin, False)
         elif kind == "nginx":
             yield Nginx(work, origin)
+        elif kind == "mod_sse_proxy-h2c":
+            yield Httpd(work, origin, True, h2=True)
+        elif kind == "nginx-h2c":
+            yield Nginx(work, origin, h2=True)
 
 
 ALL = ["direct", "mod_sse_proxy", "mod_sse_proxy-sync", "mod_proxy_http",
        "nginx"]
+# HTTP/2 clients (bench/h2_load.py), in the latency and concurrency
+# scenarios
+H2 = ["mod_sse_proxy-h2c", "nginx-h2c"]
 # --proxies: the setups the comparing scenarios run (all when empty)
 PROXIES = []
 
@@ -254,20 +280,30 @@ def chosen(kinds):
     return [k for k in kinds if not PROXIES or k in PROXIES]
 
 
+# HTTP/2 latency rows: the python client parses fewer events per second
+H2_RATE = 10
+
+
 def scenario_latency(work, q, rows):
     streams, duration = (100, 4) if q else (100, 30)
     origin = harness.Origin(work, "origin")
     try:
-        for p in make_proxies(work, origin, chosen(ALL)):
+        for p in make_proxies(work, origin, chosen(ALL + H2)):
             try:
-                log("latency: %s, %d streams x 100 events/s, %d s"
-                    % (p.name, streams, duration))
-                r, cpu = measured(p, lambda: load(
-                    p.port, "/events?rate=100&size=64", streams, duration,
-                    warmup=1 if q else 2))
+                rate = H2_RATE if p.name in H2 else 100
+                log("latency: %s, %d streams x %d events/s, %d s"
+                    % (p.name, streams, rate, duration))
+                path = "/events?rate=%d&size=64" % rate
+                if p.name in H2:
+                    r, cpu = measured(p, lambda: h2_load.latency(
+                        p.port, streams, duration, 1 if q else 2, path))
+                else:
+                    r, cpu = measured(p, lambda: load(
+                        p.port, path, streams, duration,
+                        warmup=1 if q else 2))
                 lat = r["latency_us"]
                 rows.append({"proxy": p.name, "streams": streams,
-                             "events": r["events"],
+                             "rate": rate, "events": r["events"],
                              "p50_us": lat["p50"], "p99_us": lat["p99"],
                              "p999_us": lat["p999"], "max_us": lat["max"],
                              "proxy_cpu_s": round(cpu, 2)})
@@ -308,15 +344,28 @@ def scenario_throughput(work, q, rows):
 
 def scenario_concurrency(work, q, rows):
     steps = [1000] if q else [1000, 2500, 5000, 10000]
+    # HTTP/2: 90 streams a connection, each connection an MPM worker and
+    # each stream an h2 worker (4 children x 25 threads, H2MaxWorkers
+    # 1000 each)
+    h2_steps = [450] if q else [900, 1800, 3600]
     hold = 3 if q else 15
     origin = harness.Origin(work, "origin")
     try:
-        for p in make_proxies(work, origin, chosen(ALL[1:])):
+        for p in make_proxies(work, origin, chosen(ALL[1:] + H2)):
             try:
                 base = group_usage(p.pgid)
-                for n in steps:
+                for n in (steps if p.name not in H2 else h2_steps):
                     log("concurrency: %s, %d idle streams" % (p.name, n))
                     usage = {}
+
+                    def run_h2():
+                        r = h2_load.idle(p.port, n, hold,
+                                         "/events?first_delay_ms=86400000")
+                        usage.update(group_usage(p.pgid))
+                        h2_load.close(r.pop("conns"))
+                        # the streams' h2 workers end with them
+                        time.sleep(2)
+                        return r
 
                     def run():
                         # sample the proxy while the streams are held
@@ -331,7 +380,7 @@ def scenario_concurrency(work, q, rows):
                         usage.update(group_usage(p.pgid))
                         proc.wait(timeout=hold + 600)
                         return read_json(out)
-                    r = run()
+                    r = run() if p.name not in H2 else run_h2()
                     est = r["streams_open_at_end"]
                     rows.append({
                         "proxy": p.name, "streams": n,
@@ -593,6 +642,8 @@ def report(args, results, timelines, started, ran=None):
 
     lat = results.get("latency", [])
     if lat:
+        h2 = [r for r in lat if r["proxy"] in H2]
+        lat = [r for r in lat if r["proxy"] not in H2]
         base = {r["proxy"]: r for r in lat}.get("direct")
         for r in lat:
             if base and r["proxy"] != "direct":
@@ -605,6 +656,26 @@ def report(args, results, timelines, started, ran=None):
                                  "p999_us", "max_us", "added_p50_us",
                                  "added_p99_us", "added_p999_us",
                                  "proxy_cpu_s"])]
+        if h2:
+            hb = {r["proxy"]: r for r in h2}
+            lines += ["Over HTTP/2 (h2c with prior knowledge, 100 streams "
+                      "on 2 connections, %d events/s each: the client is "
+                      "python h2, `bench/h2_load.py`, slower than sse-load, "
+                      "so compare these rows with each other only). "
+                      "mod_sse_proxy has the settings of "
+                      "`conf/examples/http2.conf`." % H2_RATE, "",
+                      md_table(h2, ["proxy", "rate", "events", "p50_us",
+                                    "p99_us", "p999_us", "max_us",
+                                    "proxy_cpu_s"]),
+                      "Ratios over HTTP/2, mod_sse_proxy-h2c / nginx-h2c: "
+                      "p50 %s, p99 %s, CPU %s.\n" % (
+                          ratio(hb.get("mod_sse_proxy-h2c", {}).get("p50_us"),
+                                hb.get("nginx-h2c", {}).get("p50_us")),
+                          ratio(hb.get("mod_sse_proxy-h2c", {}).get("p99_us"),
+                                hb.get("nginx-h2c", {}).get("p99_us")),
+                          ratio(hb.get("mod_sse_proxy-h2c", {})
+                                .get("proxy_cpu_s"),
+                                hb.get("nginx-h2c", {}).get("proxy_cpu_s")))]
         by = {r["proxy"]: r for r in lat}
         if "mod_sse_proxy" in by:
             s = by["mod_sse_proxy"]
@@ -653,7 +724,13 @@ def report(args, results, timelines, started, ran=None):
                   "sends nothing; mod_sse_proxy sends heartbeats). "
                   "`threads` and `pss_mib` are summed over the proxy's "
                   "processes; `kib_per_stream` is the PSS growth over the "
-                  "idle proxy divided by the open streams.", "",
+                  "idle proxy divided by the open streams. The -h2c rows "
+                  "are HTTP/2 clients (`bench/h2_load.py`, 90 streams a "
+                  "connection, after short requests that let mod_http2 run "
+                  "that many; the origin sends nothing and neither proxy "
+                  "sends heartbeats within the hold): each stream keeps "
+                  "an h2 worker thread and each connection an MPM worker "
+                  "(docs/architecture.md, \"HTTP/2 streams\").", "",
                   md_table(con)]
         series = {}
         for r in con:
@@ -699,6 +776,11 @@ def report(args, results, timelines, started, ran=None):
             lines.append("![storm requests](%s)\n" % pic)
     lines += fleet_section(results.get("fleet", []))
     lines += fairness.report_section(results)
+    # bench/h2_floor.py's table, as its last run wrote it
+    floor = os.path.join(HERE, "results", "h2-floor-notes.md")
+    if os.path.exists(floor):
+        with open(floor) as f:
+            lines += ["", f.read()]
     with open(os.path.join(docs, "benchmarks.md"), "w") as f:
         f.write("\n".join(lines))
         if os.path.exists(os.path.join(HERE, "analysis.md")):
@@ -818,9 +900,10 @@ def main():
                     "those" % ",".join(ALL))
     args = ap.parse_args()
     PROXIES[:] = [k for k in args.proxies.split(",") if k]
-    if set(PROXIES) - set(ALL):
+    if set(PROXIES) - set(ALL + H2):
         sys.exit("unknown setup(s): %s (known: %s)"
-                 % (", ".join(sorted(set(PROXIES) - set(ALL))), ", ".join(ALL)))
+                 % (", ".join(sorted(set(PROXIES) - set(ALL + H2))),
+                    ", ".join(ALL + H2)))
     unknown = set(args.only.split(",")) - set(SCENARIOS)
     if unknown:
         sys.exit("unknown scenario(s): %s (known: %s)"

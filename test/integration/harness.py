@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -580,8 +581,15 @@ class RawClient:
     chunked response arrives."""
 
     def __init__(self, port, path, headers=None, method="GET", timeout=10,
-                 body=b""):
+                 body=b"", tls=False):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout)
+        if tls:
+            # to an Httpd(tls=True), HTTP/1.1 by ALPN
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["http/1.1"])
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.sock.settimeout(timeout)
         lines = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1:%d" % port]
         for k, v in (headers or {}).items():

@@ -14,7 +14,7 @@ sys.path.insert(0, HERE)
 SUITE = ["test_conf", "test_relay", "test_policy", "test_status",
          "test_cors", "test_hostile", "test_async", "test_abuse", "test_methods",
          "test_discovery", "test_websocket", "test_stop",
-         "test_slow_readers", "test_h2_reset", "test_limits"]
+         "test_slow_readers", "test_h2_reset", "test_h2_streams", "test_limits"]
 
 if __name__ == "__main__":
     tests = unittest.defaultTestLoader.loadTestsFromNames(SUITE)

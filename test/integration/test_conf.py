@@ -65,6 +65,17 @@ class ShippedConfTest(unittest.TestCase):
                    extra_modules=[("socache_redis_module",
                                    "mod_socache_redis.so")])
 
+    def test_http2_example(self):
+        # its certificate paths are the reader's: a fresh pair instead
+        cert, key = harness.self_signed_cert(self.work)
+        text = read("examples/http2.conf")
+        for name, path in (("events.example.com.pem", cert),
+                           ("events.example.com.key", key)):
+            self.assertIn(name, text)
+            text = text.replace(
+                next(w for w in text.split() if w.endswith(name)), path)
+        self.check(text, extra_modules=harness.TLS_MODULES)
+
     def test_status_at_the_designs_path(self):
         # every shipped configuration with a stream route mounts the
         # status handler where the design names it

@@ -7,8 +7,6 @@ within a second, while the backend is silent and no heartbeat is due,
 over h2c and over h2 with TLS.  The client is the python h2 library
 (Debian's python3-h2, which ./bootstrap installs)."""
 import os
-import socket
-import ssl
 import sys
 import time
 import unittest
@@ -18,95 +16,11 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402
 from harness import wait_for  # noqa: E402
 
-try:
-    import h2.config
-    import h2.connection
-    import h2.errors
-    import h2.events
-except ImportError:
-    # Debian's package, when python3 is another interpreter
-    sys.path.append("/usr/lib/python3/dist-packages")
-    import h2.config
-    import h2.connection
-    import h2.errors
-    import h2.events
+from h2client import H2Client  # noqa: E402
 
 # What the whole chain may take: the relay looks at an HTTP/2 stream's
 # connection every 250 ms, then closes its backend connection.
 BOUND = 1.0
-
-
-class H2Client:
-    """One HTTP/2 connection (prior knowledge on h2c, ALPN on TLS) that
-    opens GET streams and reads what each one receives."""
-
-    def __init__(self, port, tls, reads=True):
-        sock = socket.create_connection(("127.0.0.1", port), 5)
-        if tls:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            ctx.set_alpn_protocols(["h2"])
-            sock = ctx.wrap_socket(sock, server_hostname="127.0.0.1")
-            assert sock.selected_alpn_protocol() == "h2"
-        self.sock = sock
-        self.authority = "127.0.0.1:%d" % port
-        self.scheme = "https" if tls else "http"
-        self.conn = h2.connection.H2Connection(
-            config=h2.config.H2Configuration(client_side=True,
-                                             header_encoding="utf-8"))
-        self.conn.initiate_connection()
-        self.flush()
-        # reads=False: DATA is never acknowledged, so the flow-control
-        # windows close, as for a client that stopped reading
-        self.reads = reads
-        self.status = {}
-        self.body = {}
-        self.ended = {}
-
-    def flush(self):
-        self.sock.sendall(self.conn.data_to_send())
-
-    def get(self, path):
-        sid = self.conn.get_next_available_stream_id()
-        self.conn.send_headers(sid, [
-            (":method", "GET"), (":scheme", self.scheme),
-            (":authority", self.authority), (":path", path),
-            ("accept", "text/event-stream")], end_stream=True)
-        self.flush()
-        self.body[sid] = b""
-        return sid
-
-    def reset(self, sid):
-        # what a browser sends when a page closes its EventSource
-        self.conn.reset_stream(sid, error_code=h2.errors.ErrorCodes.CANCEL)
-        self.flush()
-
-    def close(self):
-        self.sock.close()
-
-    def read_until(self, pred, timeout=10):
-        end = time.monotonic() + timeout
-        while not pred():
-            left = end - time.monotonic()
-            if left <= 0:
-                raise AssertionError("timed out; got %r" % self.body)
-            self.sock.settimeout(left)
-            data = self.sock.recv(65536)
-            if not data:
-                raise AssertionError("connection closed; got %r" % self.body)
-            for ev in self.conn.receive_data(data):
-                if isinstance(ev, h2.events.ResponseReceived):
-                    self.status[ev.stream_id] = dict(ev.headers)[":status"]
-                elif isinstance(ev, h2.events.DataReceived):
-                    self.body[ev.stream_id] += ev.data
-                    if self.reads:
-                        self.conn.acknowledge_received_data(
-                            ev.flow_controlled_length, ev.stream_id)
-                elif isinstance(ev, (h2.events.StreamEnded,
-                                     h2.events.StreamReset)):
-                    self.ended[ev.stream_id] = ev
-            self.flush()
 
 
 class ResetBase:
