@@ -20,7 +20,7 @@ import harness  # noqa: E402
 from harness import Httpd, Origin, RawClient  # noqa: E402
 from test_async import Fleet, dechunk, ids  # noqa: E402
 from test_websocket import WSClient  # noqa: E402
-from test_h2_reset import H2Client, h2  # noqa: E402
+from h2client import H2Client  # noqa: E402
 # what a member's death logs at warn and above
 from test_resume import ALLOWED  # noqa: E402
 
@@ -324,7 +324,6 @@ class TestSharedFailover(ShareBase, unittest.TestCase):
             fleet.close()
 
 
-@unittest.skipIf(h2 is None, "python3-h2 is not installed")
 class TestSharedH2(ShareBase, unittest.TestCase):
     """Followers on HTTP/2 wait in mod_http2's workers, on the channel's
     condition; the founder's reset leaves them streaming."""
