@@ -415,5 +415,42 @@ class TestSharedSync(TestShared):
             fleet.close()
 
 
+class TestDirectives(unittest.TestCase):
+    """A bad argument stops httpd -t, naming the directive and the value."""
+
+    def check(self, line):
+        work = harness.workdir()
+        try:
+            return Httpd(work, "<Location /e>\n    %s\n</Location>\n"
+                         % line).check_config()
+        finally:
+            harness.remove_workdir(work)
+
+    def test_good(self):
+        for line in ("SSEProxyShare On", "SSEProxyShare Off",
+                     "SSEProxyShare on 0", "SSEProxyShare On 3600",
+                     "SSEProxyShareVary Authorization X-Tenant",
+                     "SSEProxyReplay 0", "SSEProxyReplay 1000 1M",
+                     "SSEProxyReplay 20 1K"):
+            rc, out = self.check(line)
+            self.assertEqual(rc, 0, (line, out))
+
+    def test_bad(self):
+        for line, word in (("SSEProxyShare maybe", "maybe"),
+                           ("SSEProxyShare On -1", "-1"),
+                           ("SSEProxyShare On 3601", "3601"),
+                           ("SSEProxyShare On 5s", "5s"),
+                           ("SSEProxyShareVary Bad:Header", "Bad:Header"),
+                           ("SSEProxyReplay -1", "-1"),
+                           ("SSEProxyReplay 1000001", "1000001"),
+                           ("SSEProxyReplay lots", "lots"),
+                           ("SSEProxyReplay 10 100", "100"),
+                           ("SSEProxyReplay 10 65M", "65M")):
+            rc, out = self.check(line)
+            self.assertNotEqual(rc, 0, line)
+            self.assertIn(line.split()[0], out)
+            self.assertIn(word, out)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
