@@ -12,7 +12,8 @@ the same run, on this machine.
 
 BENCH_QUICK=1 is --quick; BENCH_ONLY=fleet (a comma-separated list) is
 --only; BENCH_PROXIES is --proxies, for the scenarios that compare setups
-(latency, throughput, concurrency, slowreaders, newcomers, broadcast).
+(latency, throughput, concurrency, storm, slowreaders, newcomers,
+broadcast).
 The fleet storm (three nodes, with and without shared member state) is
 in bench/fleet_storm.py; the broadcast (thousands of clients of one
 stream, mod_sse_proxy-share being SSEProxyShare On) in bench/broadcast.py.
@@ -255,7 +256,7 @@ def make_proxies(work, origin, which):
 ALL = ["direct", "mod_sse_proxy", "mod_sse_proxy-sync", "mod_proxy_http",
        "nginx"]
 # setups only some scenarios run (--proxies may name them too)
-KNOWN = ALL + ["mod_sse_proxy-share"]
+KNOWN = ALL + ["mod_sse_proxy-share", "mod_sse_proxy-slowstart"]
 # --proxies: the setups the comparing scenarios run (all when empty)
 PROXIES = []
 
@@ -383,6 +384,8 @@ def scenario_storm(work, q, rows, timelines):
     clients, outage, after = (100, 4, 6) if q else (1000, 30, 45)
     settle = 3 if q else 10
     for mode, kind in STORM_CASES:
+        if not chosen([kind]):
+            continue
         origin = harness.Origin(work, "origin")
         p = next(make_proxies(work, origin, [kind]))
         try:
