@@ -20,7 +20,12 @@ import time
 from procstat import group_footprint, group_pids, group_usage
 
 RATE = 10
-PATH = "/events?rate=%d&size=64" % RATE
+# align=1: every origin stream sends at the same instants, as a backend
+# broadcasting one event to all its clients does; without it each of
+# nginx's 10,000 backend streams would tick from its own start, spread
+# over the interval, while a shared stream's clients all get each event
+# at once
+PATH = "/events?rate=%d&size=64&align=1" % RATE
 # a thread per stream: the 16 x 64 workers of bench/run.py hold 1,024
 THREAD_BOUND = {"mod_proxy_http": 1000}
 SETUPS = ["mod_sse_proxy-share", "nginx", "mod_proxy_http", "mod_sse_proxy"]
@@ -151,7 +156,11 @@ def report_section(results, md_table, here):
     n = max(r["clients"] for r in rows)
     lines = ["## 8. Broadcast: %s clients of one stream" % format(n, ","), "",
              "%s sse-load clients (`--mode none`) of one URL, "
-             "`%s`, opened at %d/s; the origin stamps each event. "
+             "`%s`, opened at %d/s; the origin stamps each event, and "
+             "`align=1` makes all its streams send at the same instants "
+             "(one event to all clients at once, as in a broadcast; "
+             "otherwise each of nginx's backend streams would tick from "
+             "its own start, its load spread over the interval). "
              "**mod_sse_proxy-share** is the mod_sse_proxy setup with "
              "`SSEProxyShare On` on the location (ring: the default "
              "`SSEProxyReplay`, 1,000 events / 1M): the first client of "

@@ -1393,7 +1393,7 @@ struct sopts {
     uint64_t count, size, start, first_delay_ms, silent_ms, head_delay_ms;
     uint64_t gap_after, gap_ms, status, close_after, huge, huge_at, retry;
     int has_count, has_gap_after, has_gap_ms, has_status, has_huge, has_retry;
-    int noid, close_mid, comment, crlf, te_close, replay;
+    int noid, close_mid, comment, crlf, te_close, replay, align;
     char type[MAX_TYPE];
     char location[MAX_HVAL + 1], set_cookie[MAX_HVAL + 1];
 };
@@ -1451,6 +1451,8 @@ static int parse_stream_opts(struct slice q, struct sopts *o, char *err,
             bad = param_bool(&qp, &o->noid);
         } else if (slice_eq(k, "replay")) {
             bad = param_bool(&qp, &o->replay);
+        } else if (slice_eq(k, "align")) {
+            bad = param_bool(&qp, &o->align);
         } else if (slice_eq(k, "close_mid")) {
             bad = param_bool(&qp, &o->close_mid);
         } else if (slice_eq(k, "comment")) {
@@ -1523,6 +1525,11 @@ static void stream_init(struct stream *s, const struct sopts *o,
     s->head_due = now + (int64_t)(o->head_delay_ms * NS_PER_MS);
     s->next_due = s->head_due
                   + (int64_t)((o->first_delay_ms + o->silent_ms) * NS_PER_MS);
+    /* every aligned stream of a rate sends at the same instants, as a
+     * backend broadcasting one event to all its clients does */
+    if (o->align && s->interval_ns)
+        s->next_due += (int64_t)s->interval_ns
+                       - s->next_due % (int64_t)s->interval_ns;
 }
 
 static void start_stream(struct conn *c, const struct req *r)
