@@ -4,11 +4,10 @@
 """The broadcast scenario of bench/run.py: many clients of one stream.
 
 2,000 and 10,000 clients (2,000 alone when quick) of one URL at 10
-events/s, through
-mod_sse_proxy with SSEProxyShare On (one backend stream per child), nginx
-(one backend stream per client, as it relays), stock mod_proxy_http (a
-worker thread per stream: 1,000 clients, what its 1,024 workers hold) and
-mod_sse_proxy without sharing (full mode only).  For each: the memory of
+events/s, through mod_sse_proxy with SSEProxyShare On (one backend stream
+per child), nginx (one backend stream per client, as it relays), stock
+mod_proxy_http (a worker thread per stream: 1,000 clients, what its 1,024
+workers hold) and mod_sse_proxy without sharing (full mode only).  For each: the memory of
 the server's processes per client over the idle server, its CPU seconds
 per million events delivered to clients, the latency of those events
 from the origin's timestamp, and the streams the origin had to open.
