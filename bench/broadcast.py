@@ -112,6 +112,11 @@ def scenario_broadcast(work, q, rows, make_proxies, load_bin, read_json,
                     clients = min(n, THREAD_BOUND.get(p.name, n))
                     if clients in done:
                         continue
+                    if done:
+                        # the last step's shared streams outlive their
+                        # clients by the grace time (5 s): each step
+                        # opens its own
+                        time.sleep(6)
                     done.add(clients)
                     step(p, origin, idle, clients, warmup, duration, rows,
                          load_bin, read_json, log)
