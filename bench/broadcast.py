@@ -219,7 +219,7 @@ def report_section(results, md_table, here):
         out.append(
             "%s clients: memory per client %s (PSS), %s (RSS); CPU per "
             "delivered event %s; latency p50 %s, p99 %s; origin streams "
-            "opened %s"
+            "open %s against %s"
             % (format(k, ","),
                ratio(s["pss_kib_per_client"], x["pss_kib_per_client"]),
                ratio(s["rss_kib_per_client"], x["rss_kib_per_client"]),
@@ -227,8 +227,7 @@ def report_section(results, md_table, here):
                      x["cpu_s_per_million_events"]),
                ratio(s["p50_us"], x["p50_us"]),
                ratio(s["p99_us"], x["p99_us"]),
-               ratio(s["origin_streams_opened"],
-                     x["origin_streams_opened"])))
+               s["origin_streams_open"], x["origin_streams_open"]))
     if out:
         lines.append("Ratios mod_sse_proxy-share / nginx: "
                      + "; ".join(out) + ".\n")
