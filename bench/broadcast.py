@@ -92,6 +92,7 @@ def one_run(p, origin, clients, warmup, duration, load_bin, read_json):
     after = origin.stats()
     w0 = r["ramp_s"] + r["warmup_s"]
     w1 = w0 + r["window_s"]
+    cpu.append((time.monotonic() - t0, group_cpu(p.pgid)))
     a, b = nearest(cpu, w0), nearest(cpu, w1)
     return (r, b[1] - a[1], b[0] - a[0], mem or {}, orig or after,
             after["total_streams"] - before["total_streams"])
