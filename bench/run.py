@@ -6,15 +6,17 @@
 the same run, on this machine.
 
   bench/run.py [--quick] [--only latency,throughput,concurrency,storm,fleet,
-                                slowreaders,newcomers]
+                                slowreaders,newcomers,broadcast]
                [--proxies direct,mod_sse_proxy,mod_sse_proxy-sync,
-                          mod_proxy_http,nginx]
+                          mod_proxy_http,nginx,mod_sse_proxy-share]
 
 BENCH_QUICK=1 is --quick; BENCH_ONLY=fleet (a comma-separated list) is
 --only; BENCH_PROXIES is --proxies, for the scenarios that compare setups
-(latency, throughput, concurrency, slowreaders, newcomers).  The fleet
-storm (three nodes, with and without shared member state) is in
-bench/fleet_storm.py.
+(latency, throughput, concurrency, storm, slowreaders, newcomers,
+broadcast).
+The fleet storm (three nodes, with and without shared member state) is
+in bench/fleet_storm.py; the broadcast (thousands of clients of one
+stream, mod_sse_proxy-share being SSEProxyShare On) in bench/broadcast.py.
 
 Every proxy relays the same sse-origin; sse-load (bench/sse_load.c) is the
 client.  Results go to bench/results/*.csv and docs/benchmarks.md (with
@@ -45,6 +47,7 @@ import fleet_storm  # noqa: E402
 import fairness  # noqa: E402
 import h2_load  # noqa: E402
 from h2client import shipped_settings  # noqa: E402
+import broadcast  # noqa: E402
 
 LOAD = os.path.join(TOP_BUILD, "bench", "sse-load")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -80,7 +83,7 @@ class Direct:
 SLOW_START_S = 30
 
 
-def httpd_conf(origin, sse, sse_async=True, slow_start=False):
+def httpd_conf(origin, sse, sse_async=True, slow_start=False, share=False):
     route = """
 <Proxy balancer://bench>
     BalancerMember {origin} {member_opts}
@@ -92,8 +95,9 @@ def httpd_conf(origin, sse, sse_async=True, slow_start=False):
 </Location>
 """.format(origin=origin.url,
            member_opts="" if sse else "flushpackets=on timeout=86400",
-           sse="SSEProxy On\n    SSEProxyHeartbeat 15\n    SSEProxyAsync %s"
-           % ("on" if sse_async else "off") if sse
+           sse="SSEProxy On\n    SSEProxyHeartbeat 15\n    SSEProxyAsync %s%s"
+           % ("on" if sse_async else "off",
+              "\n    SSEProxyShare On" if share else "") if sse
            else "SetEnv no-gzip 1")
     mpm = ("AsyncRequestWorkerFactor %d\n" % ASYNC_FACTOR
            if sse and sse_async else "")
@@ -108,12 +112,14 @@ class Httpd:
     h2 = False
 
     def __init__(self, work, origin, sse, sse_async=True, slow_start=False,
-                 h2=False):
+                 h2=False, share=False):
         self.name = ("mod_proxy_http" if not sse else "mod_sse_proxy"
                      if sse_async else "mod_sse_proxy-sync")
         if slow_start:
             self.name += "-slowstart"
-        conf = httpd_conf(origin, sse, sse_async, slow_start)
+        if share:
+            self.name += "-share"
+        conf = httpd_conf(origin, sse, sse_async, slow_start, share)
         if h2:
             self.name += "-h2c"
             self.h2 = True
@@ -257,6 +263,8 @@ def make_proxies(work, origin, which):
             yield Httpd(work, origin, True, sse_async=False)
         elif kind == "mod_sse_proxy-slowstart":
             yield Httpd(work, origin, True, slow_start=True)
+        elif kind == "mod_sse_proxy-share":
+            yield Httpd(work, origin, True, share=True)
         elif kind == "mod_proxy_http":
             yield Httpd(work, origin, False)
         elif kind == "nginx":
@@ -272,6 +280,8 @@ ALL = ["direct", "mod_sse_proxy", "mod_sse_proxy-sync", "mod_proxy_http",
 # HTTP/2 clients (bench/h2_load.py), in the latency and concurrency
 # scenarios
 H2 = ["mod_sse_proxy-h2c", "nginx-h2c"]
+# setups only some scenarios run (--proxies may name them too)
+KNOWN = ALL + H2 + ["mod_sse_proxy-share", "mod_sse_proxy-slowstart"]
 # --proxies: the setups the comparing scenarios run (all when empty)
 PROXIES = []
 
@@ -397,10 +407,12 @@ def scenario_concurrency(work, q, rows):
         origin.stop()
 
 
-# (client mode, proxy) of the storm's runs; the last one has a slow start
+# (client mode, proxy) of the storm's runs; the last two have a slow
+# start and shared streams
 STORM_CASES = [("naive", "mod_proxy_http"), ("eventsource", "mod_proxy_http"),
                ("eventsource", "mod_sse_proxy"),
-               ("eventsource", "mod_sse_proxy-slowstart")]
+               ("eventsource", "mod_sse_proxy-slowstart"),
+               ("eventsource", "mod_sse_proxy-share")]
 
 
 def origin_peak(origin, back_at):
@@ -420,6 +432,8 @@ def scenario_storm(work, q, rows, timelines):
     clients, outage, after = (100, 4, 6) if q else (1000, 30, 45)
     settle = 3 if q else 10
     for mode, kind in STORM_CASES:
+        if not chosen([kind]):
+            continue
         origin = harness.Origin(work, "origin")
         p = next(make_proxies(work, origin, [kind]))
         try:
@@ -449,9 +463,12 @@ def scenario_storm(work, q, rows, timelines):
                     except OSError:
                         return None
                 during = harness.wait_for(origin_up, timeout=30)["total_requests"] - before
+                # the streams the origin holds once the crowd is back
+                time.sleep(max(after - 3, 0))
+                streams = origin.stats()["open_streams"]
                 proc.wait(timeout=outage + after + 600)
-                return read_json(out), during, t0
-            (r, origin_reqs, t0), cpu = measured(p, run)
+                return read_json(out), during, t0, streams
+            (r, origin_reqs, t0, origin_streams), cpu = measured(p, run)
             with open(tl) as f:
                 series = list(csv.DictReader(f))
             timelines[label] = series
@@ -484,6 +501,7 @@ def scenario_storm(work, q, rows, timelines):
                 "failed_for_good": es.get("failed_for_good", 0),
                 "lost_events": r.get("gaps", 0),
                 "duplicates": r.get("duplicates", 0),
+                "origin_streams_open_near_end": origin_streams,
                 "proxy_cpu_s": round(cpu, 2)})
         finally:
             p.stop()
@@ -751,13 +769,17 @@ def report(args, results, timelines, started, ran=None):
                   "WHATWG rules (obey `retry:`, send `Last-Event-ID`, fail "
                   "for good on a non-200 or non-event-stream answer, stop "
                   "on 204). Requests to the origin during the outage are "
-                  "the ones that reached it (its own count). The last run "
+                  "the ones that reached it (its own count). The fourth run "
                   "adds `SSEProxySlowStart %ds`: the origin, the only "
                   "member, takes a share of the returning crowd that grows "
                   "over that window, and the rest are told to come back; "
+                  "the fifth adds `SSEProxyShare On` instead (all clients "
+                  "ask for the same URL: one backend stream per child, "
+                  "the default replay ring). "
                   "`origin_peak_requests_per_s_after_return` is the most "
                   "stream requests the origin got in one second once it was "
-                  "back (its log)." % SLOW_START_S, "",
+                  "back (its log); `origin_streams_open_near_end` the "
+                  "streams it held 3 s before the end." % SLOW_START_S, "",
                   md_table(st)]
         series = {}
         for label, tl in timelines.items():
@@ -774,8 +796,13 @@ def report(args, results, timelines, started, ran=None):
                    "seconds", "requests/s", series, kept=kept("storm"))
         if pic:
             lines.append("![storm requests](%s)\n" % pic)
+        notes = os.path.join(HERE, "results", "storm-notes.md")
+        if os.path.exists(notes):
+            with open(notes) as f:
+                lines.append(f.read().strip() + "\n")
     lines += fleet_section(results.get("fleet", []))
     lines += fairness.report_section(results)
+    lines += broadcast.report_section(results, md_table, HERE)
     # bench/h2_floor.py's table, as its last run wrote it
     floor = os.path.join(HERE, "results", "h2-floor-notes.md")
     if os.path.exists(floor):
@@ -789,7 +816,7 @@ def report(args, results, timelines, started, ran=None):
 
 
 SCENARIOS = ["latency", "throughput", "concurrency", "storm", "fleet",
-             "slowreaders", "newcomers"]
+             "slowreaders", "newcomers", "broadcast"]
 # the fairness scenarios compare the module with the other proxies
 FAIR = ["mod_sse_proxy", "mod_sse_proxy-sync", "mod_proxy_http", "nginx"]
 
@@ -897,13 +924,13 @@ def main():
     ap.add_argument("--proxies", default=os.environ.get("BENCH_PROXIES", ""),
                     help="comma-separated setups for the scenarios that "
                     "compare them (%s); the CSVs they write then hold only "
-                    "those" % ",".join(ALL))
+                    "those" % ",".join(KNOWN))
     args = ap.parse_args()
     PROXIES[:] = [k for k in args.proxies.split(",") if k]
-    if set(PROXIES) - set(ALL + H2):
+    if set(PROXIES) - set(KNOWN):
         sys.exit("unknown setup(s): %s (known: %s)"
-                 % (", ".join(sorted(set(PROXIES) - set(ALL + H2))),
-                    ", ".join(ALL + H2)))
+                 % (", ".join(sorted(set(PROXIES) - set(KNOWN))),
+                    ", ".join(KNOWN)))
     unknown = set(args.only.split(",")) - set(SCENARIOS)
     if unknown:
         sys.exit("unknown scenario(s): %s (known: %s)"
@@ -942,6 +969,10 @@ def main():
             elif name == "newcomers":
                 fairness.scenario_newcomers(work, args.quick, rows,
                                             make_proxies, LOAD, log, chosen(FAIR))
+            elif name == "broadcast":
+                broadcast.scenario_broadcast(work, args.quick, rows,
+                                             make_proxies, LOAD, read_json,
+                                             log, chosen)
             write_csv(os.path.join(outdir, name + ".csv"), rows)
             log("%s done: %s" % (name, json.dumps(rows)))
     finally:

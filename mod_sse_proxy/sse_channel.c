@@ -34,6 +34,7 @@
 
 #include "sse_channel.h"
 #include "sse_stats.h"
+#include "sse_validate.h"
 #include "sse_watcher.h"
 
 APLOG_USE_MODULE(sse_proxy);
@@ -80,6 +81,10 @@ struct sse_channel {
     apr_thread_mutex_t  *lock;
     apr_thread_cond_t   *changed;
     const char          *key;
+    /* The Last-Event-ID the founder asked the member with: the stream
+     * starts after it, so a request with the same one may join from the
+     * first event (as the crowd an outage cut off comes back). */
+    const char          *start_id;
     int                  state;
     int                  listed;    /* in the table */
     apr_size_t           refs;
@@ -232,6 +237,16 @@ static apr_uint64_t after_id(sse_channel *ch, const char *id)
     return 0;
 }
 
+/* Under ch->lock: 1 when a request resuming after id wants the stream
+ * from its start, and the ring still has that. */
+static int starts_after(sse_channel *ch, const char *id)
+{
+    apr_uint64_t oldest = ch->count ? ch->ring[ch->first]->seq
+                                    : ch->next_seq;
+
+    return ch->start_id && !strcmp(ch->start_id, id) && oldest == 1;
+}
+
 /* Under ch->lock. */
 static sse_feed *add_feed(sse_channel *ch, apr_uint64_t next)
 {
@@ -275,6 +290,11 @@ sse_join sse_channel_join(const char *key, const char *last_id,
     }
     if (!ch) {
         *out = create(key, lim);
+        /* the one it will send the member: sse_backend.c drops an
+         * invalid one */
+        if (*out && last_id
+            && !sse_last_event_id_check(last_id, strlen(last_id)))
+            (*out)->start_id = apr_pstrdup((*out)->pool, last_id);
         apr_thread_mutex_unlock(table.lock);
         if (!*out)
             *why = "out of memory";
@@ -302,6 +322,8 @@ sse_join sse_channel_join(const char *key, const char *last_id,
     else {
         apr_uint64_t next = after_id(ch, last_id);
 
+        if (!next && starts_after(ch, last_id))
+            next = 1;
         if (!next) {
             *why = "its Last-Event-ID is not in the replay ring";
         }

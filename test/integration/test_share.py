@@ -280,6 +280,30 @@ class TestReplay(ShareBase, unittest.TestCase):
             back.close()
             c.close()
 
+    def test_crowd_resuming_where_the_stream_starts_shares_it(self):
+        """After an outage its clients come back with the same
+        Last-Event-ID: the first founds a stream resumed after it, the
+        others join that stream from its first event, with no backend
+        request of their own."""
+        path = "/shared/events?rate=20&after=outage"
+        first = RawClient(self.httpd.port, path,
+                          headers={"Last-Event-ID": "50"})
+        others = []
+        try:
+            got = ids(first.read_until(lambda b: len(ids(b)) >= 3))
+            self.assertEqual(got[:3], [51, 52, 53])
+            for _ in range(3):
+                c = RawClient(self.httpd.port, path,
+                              headers={"Last-Event-ID": "50"})
+                others.append(c)
+                got = ids(c.read_until(lambda b: len(ids(b)) >= 5))
+                self.assertEqual(got[:5], [51, 52, 53, 54, 55])
+            self.assertEqual(len(self.streams_asked("/events?rate=20&after")),
+                             1, "one backend stream for all four")
+        finally:
+            for c in others + [first]:
+                c.close()
+
     def test_id_not_in_ring_goes_to_backend(self):
         c = RawClient(self.httpd.port, "/small/events?rate=20")
         c.read_until(lambda b: len(ids(b)) >= 3)

@@ -110,6 +110,7 @@ struct stream {
     int64_t next_due;
     int has_end, has_huge, has_gap, has_retry;
     int close_mid, noid, crlf, chunked, comment;
+    int aligned;            /* align=1 with a rate */
     int preamble_done;
     int parked;             /* stopped by silent mode */
     /* head_delay_ms: the response head is held back until head_due, to
@@ -756,7 +757,11 @@ static void ev_start(struct conn *c)
     hl += put_str(p + hl, "data: {\"id\":", 12);
     hl += put_u64(p + hl, s->cur_id);
     hl += put_str(p + hl, ",\"t\":", 5);
-    hl += put_u64(p + hl, (uint64_t)sse_mono_ns());
+    /* an aligned event is stamped with its instant: the time the origin
+     * takes to write it to all its streams counts, as a proxy's time to
+     * hand one event to all its clients does */
+    hl += put_u64(p + hl, s->aligned ? (uint64_t)s->next_due
+                                     : (uint64_t)sse_mono_ns());
     hl += put_str(p + hl, ",\"origin\":\"", 11);
     hl += put_str(p + hl, g.name, strlen(g.name));
     hl += put_str(p + hl, "\",\"pad\":\"", 9);
@@ -1393,7 +1398,7 @@ struct sopts {
     uint64_t count, size, start, first_delay_ms, silent_ms, head_delay_ms;
     uint64_t gap_after, gap_ms, status, close_after, huge, huge_at, retry;
     int has_count, has_gap_after, has_gap_ms, has_status, has_huge, has_retry;
-    int noid, close_mid, comment, crlf, te_close, replay;
+    int noid, close_mid, comment, crlf, te_close, replay, align;
     char type[MAX_TYPE];
     char location[MAX_HVAL + 1], set_cookie[MAX_HVAL + 1];
 };
@@ -1451,6 +1456,8 @@ static int parse_stream_opts(struct slice q, struct sopts *o, char *err,
             bad = param_bool(&qp, &o->noid);
         } else if (slice_eq(k, "replay")) {
             bad = param_bool(&qp, &o->replay);
+        } else if (slice_eq(k, "align")) {
+            bad = param_bool(&qp, &o->align);
         } else if (slice_eq(k, "close_mid")) {
             bad = param_bool(&qp, &o->close_mid);
         } else if (slice_eq(k, "comment")) {
@@ -1523,6 +1530,12 @@ static void stream_init(struct stream *s, const struct sopts *o,
     s->head_due = now + (int64_t)(o->head_delay_ms * NS_PER_MS);
     s->next_due = s->head_due
                   + (int64_t)((o->first_delay_ms + o->silent_ms) * NS_PER_MS);
+    /* every aligned stream of a rate sends at the same instants, as a
+     * backend broadcasting one event to all its clients does */
+    s->aligned = o->align && s->interval_ns;
+    if (s->aligned)
+        s->next_due += (int64_t)s->interval_ns
+                       - s->next_due % (int64_t)s->interval_ns;
 }
 
 static void start_stream(struct conn *c, const struct req *r)
