@@ -64,19 +64,9 @@ def kill(origin):
     origin.proc.wait(10)
 
 
-class ResumeBase:
-    """The tests, run in each relay mode by the classes below."""
-    mode = "On"
-    window = 4
-    servers, threads = 2, 16
-
-    def setUp(self):
-        self.work = harness.workdir()
-        self.o = [Origin(self.work, "m1"), Origin(self.work, "m2")]
-        self.httpd = Httpd(self.work, CONF.format(
-            o1=self.o[0].url, o2=self.o[1].url, mode=self.mode,
-            window=self.window), servers=self.servers,
-            threads=self.threads).start()
+class TwoMembers:
+    """An httpd (self.httpd) in front of two origins (self.o), started by
+    setUp; stopped and its error log checked (ALLOWED) after each test."""
 
     def tearDown(self):
         self.httpd.stop()
@@ -95,6 +85,21 @@ class ResumeBase:
         finally:
             c.close()
         return json.loads(body) if fmt == "json" else body
+
+
+class ResumeBase(TwoMembers):
+    """The tests, run in each relay mode by the classes below."""
+    mode = "On"
+    window = 4
+    servers, threads = 2, 16
+
+    def setUp(self):
+        self.work = harness.workdir()
+        self.o = [Origin(self.work, "m1"), Origin(self.work, "m2")]
+        self.httpd = Httpd(self.work, CONF.format(
+            o1=self.o[0].url, o2=self.o[1].url, mode=self.mode,
+            window=self.window), servers=self.servers,
+            threads=self.threads).start()
 
     def assert_resumes_shown(self, attempted, succeeded, given_up):
         """The same counts in every format of the status page."""

@@ -7,7 +7,6 @@ each client gets every event from its join once and in order, a
 reconnection with a recent id is served from memory, credentials keep
 streams apart, a slow client is dropped alone, and a member killed under
 hundreds of clients of a shared stream goes unnoticed by them."""
-import json
 import os
 import signal
 import socket
@@ -21,8 +20,8 @@ from harness import Httpd, Origin, RawClient  # noqa: E402
 from test_async import Fleet, dechunk, ids  # noqa: E402
 from test_websocket import WSClient  # noqa: E402
 from h2client import H2Client  # noqa: E402
-# what a member's death logs at warn and above
-from test_resume import ALLOWED  # noqa: E402
+# the two origins, and what a member's death may log
+from test_resume import TwoMembers  # noqa: E402
 
 CONF = """
 AsyncRequestWorkerFactor 200
@@ -72,7 +71,7 @@ def consecutive(got):
     return got == list(range(got[0], got[0] + len(got))) if got else True
 
 
-class ShareBase:
+class ShareBase(TwoMembers):
     mode = "On"
     servers, threads = 2, 16
 
@@ -82,24 +81,6 @@ class ShareBase:
         self.httpd = Httpd(self.work, CONF.format(
             o1=self.o[0].url, o2=self.o[1].url, mode=self.mode),
             servers=self.servers, threads=self.threads).start()
-
-    def tearDown(self):
-        self.httpd.stop()
-        for o in self.o:
-            o.stop()
-        bad = self.httpd.unexpected_log_lines(allowed=ALLOWED)
-        harness.remove_workdir(self.work, keep=bool(bad))
-        if bad:
-            raise AssertionError("unexpected error-log lines:\n"
-                                 + "\n".join(bad[:20]))
-
-    def status(self, fmt="json"):
-        c = RawClient(self.httpd.port, "/sse-status?format=" + fmt)
-        try:
-            body = c.read_to_end().decode()
-        finally:
-            c.close()
-        return json.loads(body) if fmt == "json" else body
 
     def streams_asked(self, path, origin=0):
         return [r for r in self.o[origin].requests()
