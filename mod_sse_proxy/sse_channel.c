@@ -109,7 +109,6 @@ struct sse_channel {
 
 static struct {
     apr_thread_mutex_t *lock;
-    apr_pool_t         *pool;
     apr_hash_t         *by_key;
     sse_channel        *all;
     apr_uint64_t        ring_bytes;   /* in every ring of the child */
@@ -121,7 +120,6 @@ apr_status_t sse_channels_init(apr_pool_t *pchild)
                                               APR_THREAD_MUTEX_DEFAULT,
                                               pchild);
 
-    table.pool = pchild;
     table.by_key = apr_hash_make(pchild);
     return rv;
 }

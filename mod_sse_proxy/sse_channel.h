@@ -31,7 +31,6 @@ typedef enum {
 typedef struct {
     apr_size_t  events;      /* most events the ring keeps */
     apr_size_t  bytes;       /* most bytes the ring keeps */
-    int         replay;      /* ids may be looked up in it */
 } sse_ring_limits;
 
 /* Joins the channel of key: a follower gets *feed, from after last_id

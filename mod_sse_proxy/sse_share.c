@@ -114,9 +114,13 @@ const char *sse_share_set_replay(cmd_parms *cmd, void *dconf,
     char *end;
     apr_int64_t n = apr_strtoi64(events, &end, 10);
 
-    if (*end || end == events || n < 0 || n > 1000000)
+    /* a reconnection's id is looked for event by event, under the lock
+     * every event of the stream takes: the ring stays small enough for
+     * that to cost well under a millisecond */
+    if (*end || end == events || n < 0 || n > SSE_MAX_REPLAY_EVENTS)
         return apr_psprintf(cmd->pool, "%s: the number of events must be 0 "
-                            "to 1000000, not '%s'", cmd->cmd->name, events);
+                            "to %d, not '%s'", cmd->cmd->name,
+                            SSE_MAX_REPLAY_EVENTS, events);
     c->replay_events = n;
     c->replay_bytes = SSE_DEFAULT_REPLAY_BYTES;
     if (bytes) {
@@ -237,10 +241,9 @@ static int share_handler(request_rec *r)
     }
     lim.events = (apr_size_t)d->share.replay_events;
     lim.bytes = (apr_size_t)d->share.replay_bytes;
-    lim.replay = d->share.replay_events > 0;
     last_id = st->ws ? sse_ws_last_event_id(st->ws)
                      : apr_table_get(r->headers_in, "Last-Event-ID");
-    if (last_id && !lim.replay)
+    if (last_id && !d->share.replay_events)
         return DECLINED;   /* only its own backend request can resume it */
     /* a WebSocket joins a stream an event-stream request opened: those
      * are the ones the proxy can resume */

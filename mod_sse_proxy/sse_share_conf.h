@@ -14,6 +14,7 @@
 #define SSE_DEFAULT_SHARE_GRACE_S    5
 #define SSE_MAX_SHARE_GRACE_S        3600
 #define SSE_DEFAULT_REPLAY_EVENTS    1000
+#define SSE_MAX_REPLAY_EVENTS        100000
 #define SSE_DEFAULT_REPLAY_BYTES     (1024 * 1024)
 
 typedef struct {

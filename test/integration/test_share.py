@@ -447,7 +447,7 @@ class TestDirectives(unittest.TestCase):
                            ("SSEProxyShare On 5s", "5s"),
                            ("SSEProxyShareVary Bad:Header", "Bad:Header"),
                            ("SSEProxyReplay -1", "-1"),
-                           ("SSEProxyReplay 1000001", "1000001"),
+                           ("SSEProxyReplay 100001", "100001"),
                            ("SSEProxyReplay lots", "lots"),
                            ("SSEProxyReplay 10 100", "100"),
                            ("SSEProxyReplay 10 65M", "65M")):
