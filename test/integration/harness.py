@@ -518,6 +518,7 @@ class ProxyTestCase(unittest.TestCase):
     timeout = 30
     extra_modules = ()
     allowed = ()
+    tls = False
 
     @classmethod
     def conf_names(cls):
@@ -535,7 +536,8 @@ class ProxyTestCase(unittest.TestCase):
                               cls.conf.format(**names) + cls.common_conf,
                               servers=cls.servers, threads=cls.threads,
                               timeout=cls.timeout,
-                              extra_modules=cls.extra_modules).start()
+                              extra_modules=cls.extra_modules,
+                              tls=cls.tls).start()
         except BaseException:
             for o in cls.o:
                 o.stop()

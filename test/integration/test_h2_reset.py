@@ -37,28 +37,6 @@ LogLevel warn sse_proxy:info
 </Location>
 """
 
-    @classmethod
-    def setUpClass(cls):
-        cls.work = harness.workdir()
-        cls.o = [harness.Origin(cls.work, "origin1")]
-        try:
-            cls.httpd = harness.Httpd(cls.work,
-                                      cls.conf.format(o1=cls.o[0].url),
-                                      tls=cls.tls).start()
-        except BaseException:
-            cls.o[0].stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.httpd.stop()
-        cls.o[0].stop()
-        bad = cls.httpd.unexpected_log_lines()
-        harness.remove_workdir(cls.work, keep=bool(bad))
-        if bad:
-            raise AssertionError("unexpected error-log lines:\n"
-                                 + "\n".join(bad[:20]))
-
     def client(self):
         c = H2Client(self.httpd.port, self.tls)
         self.addCleanup(c.close)
@@ -159,11 +137,11 @@ LogLevel warn sse_proxy:info
               file=sys.stderr)
 
 
-class H2cResetTest(ResetBase, unittest.TestCase):
+class H2cResetTest(ResetBase, harness.ProxyTestCase):
     tls = False
 
 
-class H2TlsResetTest(ResetBase, unittest.TestCase):
+class H2TlsResetTest(ResetBase, harness.ProxyTestCase):
     tls = True
 
 

@@ -57,28 +57,12 @@ LogLevel warn
 </Location>
 """
 
-    @classmethod
-    def setUpClass(cls):
-        cls.settings = shipped_settings(harness.TOP_SRCDIR)
-        cls.work = harness.workdir()
-        cls.o = [harness.Origin(cls.work, "origin1")]
-        try:
-            cls.httpd = harness.Httpd(
-                cls.work, cls.conf.format(h2=cls.settings, o1=cls.o[0].url),
-                servers=SERVERS, threads=THREADS, tls=cls.tls).start()
-        except BaseException:
-            cls.o[0].stop()
-            raise
+    servers, threads = SERVERS, THREADS
 
     @classmethod
-    def tearDownClass(cls):
-        cls.httpd.stop()
-        cls.o[0].stop()
-        bad = cls.httpd.unexpected_log_lines()
-        harness.remove_workdir(cls.work, keep=bool(bad))
-        if bad:
-            raise AssertionError("unexpected error-log lines:\n"
-                                 + "\n".join(bad[:20]))
+    def conf_names(cls):
+        cls.settings = shipped_settings(harness.TOP_SRCDIR)
+        return {"h2": cls.settings}
 
     def connections(self, n, rounds):
         clients = [H2Client(self.httpd.port, self.tls, timeout=WITHIN)
@@ -183,11 +167,11 @@ LogLevel warn
         return c
 
 
-class H2cStreamsTest(StreamsBase, unittest.TestCase):
+class H2cStreamsTest(StreamsBase, harness.ProxyTestCase):
     tls = False
 
 
-class H2TlsStreamsTest(StreamsBase, unittest.TestCase):
+class H2TlsStreamsTest(StreamsBase, harness.ProxyTestCase):
     tls = True
 
 
