@@ -630,6 +630,18 @@ apr_time_t sse_relay_deadline(const sse_relay *rl)
     return deadline;
 }
 
+/* The client is gone: its stream ends, unless it is a founder's, which
+ * goes on headless for the channel.  -1 when the stream ends. */
+static int client_left(relay *rl)
+{
+    if (!rl->channel) {
+        rl->res->end = SSE_END_CLIENT;
+        return -1;
+    }
+    go_headless(rl, "its client left");
+    return 0;
+}
+
 /* What a wait ended with: the client may have left or sent something,
  * httpd may be stopping, the backend may have been silent too long, a
  * heartbeat may be due.  Returns 0 to go on reading, -1 to end. */
@@ -641,32 +653,20 @@ static int after_wait(relay *rl, int backend_ready, int client_ready,
                                           : 0;
     apr_time_t now;
 
-    if (rl->r->connection->aborted && rl->channel)
-        go_headless(rl, "its client left");
-    if (rl->r->connection->aborted && !rl->headless) {
-        rl->res->end = SSE_END_CLIENT;
+    if (rl->r->connection->aborted && !rl->headless && client_left(rl) < 0)
         return -1;
-    }
     if (client_ready && rl->client_sock && rl->ws) {
         int rc = sse_ws_read_client(rl->ws, rl->out);
 
-        if (pass_out(rl, 1) < 0 || rc < 0) {
-            if (!rl->channel) {
-                rl->res->end = SSE_END_CLIENT;
-                return -1;
-            }
-            go_headless(rl, "its client left");
-        }
+        if ((pass_out(rl, 1) < 0 || rc < 0) && client_left(rl) < 0)
+            return -1;
     } else if (client_ready && rl->client_sock) {
         if (!ap_proxy_is_socket_connected(rl->client_sock)) {
             /* closed: nothing more reaches it, and no lingering close
              * should hold its connection */
             rl->r->connection->aborted = 1;
-            if (!rl->channel) {
-                rl->res->end = SSE_END_CLIENT;
+            if (client_left(rl) < 0)
                 return -1;
-            }
-            go_headless(rl, "its client left");
         }
         /* The client sent data (a pipelined request): it is still there,
          * but its socket can no longer tell us when it leaves.  Writes
