@@ -3,8 +3,6 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 
-#include "apr_lib.h"
-
 #include "sse_body.h"
 
 enum {
@@ -39,6 +37,16 @@ int sse_body_complete(const sse_body *b)
     return b->done && b->framing != SSE_BODY_CLOSE;
 }
 
+/* 0-15 for a hex digit, -1 for anything else: no locale lookup, on
+ * bytes of every chunk */
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 static sse_body_status chunked_next(sse_body *b, const char *in,
                                     apr_size_t len, apr_size_t *used,
                                     const char **span, apr_size_t *span_len)
@@ -49,13 +57,22 @@ static sse_body_status chunked_next(sse_body *b, const char *in,
         char c = in[i];
 
         switch (b->state) {
-        case CH_SIZE:
-            if (apr_isxdigit(c)) {
+        case CH_SIZE: {
+            int v;
+
+            /* the size's digits in one go: an SSE backend sends a chunk,
+             * and so a size line, per event */
+            while ((v = hex_value(c)) >= 0) {
                 if (++b->size_digits > MAX_SIZE_DIGITS)
                     return SSE_BODY_BAD;
-                b->remaining = b->remaining * 16
-                    + (apr_isdigit(c) ? c - '0' : apr_tolower(c) - 'a' + 10);
-            } else if (b->size_digits == 0) {
+                b->remaining = b->remaining * 16 + v;
+                if (++i == len) {
+                    *used = i;
+                    return SSE_BODY_OK;
+                }
+                c = in[i];
+            }
+            if (b->size_digits == 0) {
                 return SSE_BODY_BAD;
             } else if (c == ';' || c == ' ' || c == '\t') {
                 b->state = CH_EXT;
@@ -67,6 +84,7 @@ static sse_body_status chunked_next(sse_body *b, const char *in,
             }
             i++;
             break;
+        }
         case CH_EXT:
             if (c == '\r')
                 b->state = CH_SIZE_LF;
@@ -101,6 +119,11 @@ static sse_body_status chunked_next(sse_body *b, const char *in,
         case CH_DATA_CR:
             if (c != '\r')
                 return SSE_BODY_BAD;
+            if (i + 1 < len && in[i + 1] == '\n') { /* the usual CRLF */
+                b->state = CH_SIZE;
+                i += 2;
+                break;
+            }
             b->state = CH_DATA_LF;
             i++;
             break;

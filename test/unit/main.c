@@ -41,7 +41,7 @@ int main(void)
         || register_validate_suite() || register_member_table_suite()
         || register_fleet_record_suite() || register_ws_frame_suite()
         || register_limit_table_suite()
-        || register_balance_suite()) {
+        || register_balance_suite() || register_body_suite()) {
         fprintf(stderr, "suite registration failed: %s\n", CU_get_error_msg());
         CU_cleanup_registry();
         return 1;

@@ -21,6 +21,7 @@ int register_fleet_record_suite(void);
 int register_ws_frame_suite(void);
 int register_limit_table_suite(void);
 int register_balance_suite(void);
+int register_body_suite(void);
 
 /* Adds a suite with the given tests, NULL-terminated by name. */
 typedef struct {
