@@ -2,10 +2,12 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Writes the shipped ssep-client.min.js with terser (local names mangled,
-// dead code dropped, exports kept), so that the source can keep its
-// comments and clear names.  terser is pinned in test/browser's lockfile
-// (./bootstrap --browser installs it); the build never runs this: the
-// minified file is committed, and test_client_js.py checks it is current.
+// dead code dropped, exports kept, every const a let), so that the source
+// can keep its comments and clear names.  terser is pinned in
+// test/browser's lockfile (./bootstrap --browser installs it); the build
+// never runs this: the minified file is committed, and test_client_js.py
+// checks it is current.  Its header is the copyright and licence lines
+// only: every byte of it is downloaded.
 //
 //   node client/minify.mjs client/ssep-client.js > client/ssep-client.min.js
 //   node client/minify.mjs --check client/ssep-client.js client/ssep-client.min.js
@@ -13,8 +15,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const HEADER = '// Copyright 2025-2026 The mod_sse_proxy authors\n'
-  + '// SPDX-License-Identifier: Apache-2.0\n'
-  + '// Made from ssep-client.js by client/minify.mjs.';
+  + '// SPDX-License-Identifier: Apache-2.0';
 
 const OPTIONS = {
   module: true,
@@ -24,6 +25,17 @@ const OPTIONS = {
   mangle: true,
   format: { preamble: HEADER },
 };
+
+// Every const declared as let: the same program (nothing is assigned
+// twice), two bytes shorter a declaration, and joined with the lets next
+// to it.  terser reads the source's tree in ESTree form and minifies that.
+function constAsLet(node) {
+  if (Array.isArray(node)) node.forEach(constAsLet);
+  else if (node && typeof node === 'object') {
+    if (node.type === 'VariableDeclaration' && node.kind === 'const') node.kind = 'let';
+    Object.values(node).forEach(constAsLet);
+  }
+}
 
 function terser() {
   const require = createRequire(new URL('../test/browser/package.json', import.meta.url));
@@ -37,7 +49,13 @@ function terser() {
 }
 
 async function minify(path) {
-  const out = await terser().minify(readFileSync(path, 'utf8'), OPTIONS);
+  const { minify: run } = terser();
+  const { ast } = await run(readFileSync(path, 'utf8'), {
+    module: true, compress: false, mangle: false, format: { ast: true, code: false },
+  });
+  const tree = ast.to_mozilla_ast();
+  constAsLet(tree);
+  const out = await run(tree, { ...OPTIONS, parse: { spidermonkey: true } });
   return out.code + '\n';
 }
 
