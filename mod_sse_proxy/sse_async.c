@@ -37,8 +37,9 @@
 #include "sse_watcher.h"
 
 /* How many freed blocks building a stream leaves in its connection's
- * allocator, measured: see give_back_spare_memory(). */
-#define SPARE_NODES 2
+ * allocator, measured: see give_back_spare_memory().  The pool that holds
+ * the backend's response head while the stream starts is one more. */
+#define SPARE_NODES 3
 
 APLOG_USE_MODULE(sse_proxy);
 
