@@ -124,6 +124,7 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
                                                &sse_proxy_module);
     const char *scheme;
     proxy_conn_rec *backend = NULL;
+    apr_pool_t *hp = NULL;
     sse_target t;
     sse_stream *st;
     sse_response resp;
@@ -151,8 +152,16 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
 
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                   "SSE00001: %s %s via %s", r->method, url, worker->s->name_ex);
+    /* The backend's address, the response head's lines and headers are
+     * needed until the stream has taken over the answer; kept in the
+     * request's pool, they would stay as long as the stream waits, and
+     * push that pool into one more page. */
+    if (apr_pool_create(&hp, r->pool) != APR_SUCCESS)
+        hp = NULL;
+    else
+        apr_pool_tag(hp, "sse_response_head");
     memset(&t, 0, sizeof(t));
-    t.uri = apr_pcalloc(r->pool, sizeof(*t.uri));
+    t.uri = apr_pcalloc(hp ? hp : r->pool, sizeof(*t.uri));
     t.proxyname = proxyname;
     t.proxyport = proxyport;
     if (sse_async_pool_exhausted(r, worker)) {
@@ -181,8 +190,9 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     }
 
     memset(&resp, 0, sizeof(resp));
-    status = sse_exchange_head(r, backend, worker, conf, &t, url, scheme,
-                           st->body, &resp, &connect_time, &fail);
+    status = sse_exchange_head(r, hp ? hp : r->pool, backend, worker, conf,
+                               &t, url, scheme, st->body, &resp,
+                               &connect_time, &fail);
     if (status != OK) {
         if (!fail.client)
             status = attempt_failed(r, st, ssep_classify(0, fail.cond, NULL));
@@ -207,13 +217,18 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     st->backend = backend;
     st->scheme = scheme;
     status = OK;
-    if (sse_stream_relay(st, &resp))
+    if (sse_stream_relay(st, &resp)) {
+        if (hp)
+            apr_pool_destroy(hp);
         return OK; /* the backend connection goes with the stream */
+    }
     /* a resumed stream ended on another connection, or on none */
     backend = st->backend;
     scheme = st->scheme;
 
 cleanup:
+    if (hp)
+        apr_pool_destroy(hp);
     if (backend) {
         if (status != OK)
             backend->close = 1;

@@ -37,8 +37,10 @@
 #include "sse_watcher.h"
 
 /* How many freed blocks building a stream leaves in its connection's
- * allocator, measured: see give_back_spare_memory(). */
-#define SPARE_NODES 2
+ * allocator, measured: see give_back_spare_memory().  The pool that holds
+ * the backend's response head while the stream starts is one more, the
+ * request's read buffer (drop_read_buffer()) another. */
+#define SPARE_NODES 4
 
 APLOG_USE_MODULE(sse_proxy);
 
@@ -373,6 +375,31 @@ static void give_back_spare_memory(conn_rec *c)
     apr_allocator_max_free_set(a, ap_max_mem_free);
 }
 
+/* The core input filter keeps the bucket that held the request's last
+ * line, emptied but still sharing the 8 KiB buffer the socket was read
+ * into, until the connection is read again: only then does it drop empty
+ * buckets (BRIGADE_NORMALIZE in ap_core_input_filter()).  A stream that
+ * waits is not read again, and would keep that buffer for as long as it
+ * waits.  A non-blocking speculative read, the one httpd itself makes
+ * between pipelined requests (check_pipeline()), lets the core drop it;
+ * it takes only bytes the client already sent.  Not on a WebSocket,
+ * whose frames would then sit in the core's brigade, where the watcher's
+ * poll of the socket cannot see them.  The brigade lives in the
+ * connection's pool: the connection of a stream that waited is closed
+ * when the stream ends, so that is once per connection. */
+static void drop_read_buffer(sse_stream *st)
+{
+    conn_rec *c = st->r->connection;
+    apr_bucket_brigade *bb;
+
+    if (st->ws)
+        return;
+    bb = apr_brigade_create(c->pool, c->bucket_alloc);
+    ap_get_brigade(c->input_filters, bb, AP_MODE_SPECULATIVE,
+                   APR_NONBLOCK_READ, 1);
+    apr_brigade_destroy(bb);
+}
+
 /* Runs the proxy handler (us included, as its scheme handler) in a way
  * that lets the stream continue without this thread. */
 static int async_handler(request_rec *r)
@@ -394,6 +421,8 @@ static int async_handler(request_rec *r)
     if (status != OK || !st->relay)
         return status;
 
+    /* before the check below: this read may find the client gone */
+    drop_read_buffer(st);
     st->waiter = sse_waiter_create(st);
     /* the MPM would close an aborted connection instead of suspending */
     if (!st->waiter || r->connection->aborted) {

@@ -25,13 +25,14 @@ APLOG_USE_MODULE(sse_proxy);
 #define MAX_HEAD_FIELDS 100
 #define MAX_INTERIM     10
 
-int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
+int sse_backend_send_request(request_rec *r, apr_pool_t *p,
+                             proxy_conn_rec *backend,
                              proxy_worker *worker, proxy_server_conf *conf,
                              apr_uri_t *uri, char *url, char *server_portstr,
                              sse_reqbody *body)
 {
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, ba);
+    apr_bucket_brigade *bb = apr_brigade_create(p, ba);
     apr_table_t *saved = r->headers_in;
     const char *leid;
     char *old_cl = NULL, *old_te = NULL;
@@ -39,8 +40,10 @@ int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
 
     /* ap_proxy_create_hdrbrgd() reads r->headers_in: give it our variant
      * and put the client's own headers back afterwards, so logging and
-     * other modules see what the client sent. */
-    r->headers_in = apr_table_copy(r->pool, saved);
+     * other modules see what the client sent.  The head's lines are pool
+     * buckets of p: one whose pool goes before it was written turns
+     * itself into a heap bucket. */
+    r->headers_in = apr_table_copy(p, saved);
     if (sse_ws_of(r))
         sse_ws_backend_headers(sse_ws_of(r), r->headers_in);
     /* A GET on an SSE route is an EventSource; other methods say what
@@ -60,7 +63,7 @@ int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
             apr_table_unset(r->headers_in, "Last-Event-ID");
         }
     }
-    rc = ap_proxy_create_hdrbrgd(r->pool, bb, r, backend, worker, conf, uri,
+    rc = ap_proxy_create_hdrbrgd(p, bb, r, backend, worker, conf, uri,
                                  url, server_portstr, &old_cl, &old_te);
     r->headers_in = saved;
     if (rc != OK)
@@ -149,11 +152,12 @@ apr_int64_t sse_backend_retry_after(const sse_response *resp)
 }
 
 /* One CRLF- or LF-terminated line, terminator stripped, at most
- * MAX_HEAD_LINE bytes.  bb is always left empty: its buckets come from the
- * backend connection's allocator, which goes away with that connection,
- * while bb itself lives in the request pool. */
+ * MAX_HEAD_LINE bytes, in p.  bb is always left empty: its buckets come
+ * from the backend connection's allocator, which goes away with that
+ * connection, while bb itself lives in p. */
 static apr_status_t read_line(request_rec *r, conn_rec *origin,
-                              apr_bucket_brigade *bb, char **line)
+                              apr_pool_t *p, apr_bucket_brigade *bb,
+                              char **line)
 {
     char buf[MAX_HEAD_LINE + 2];
     apr_size_t have = 0;
@@ -191,7 +195,7 @@ static apr_status_t read_line(request_rec *r, conn_rec *origin,
     have--;
     if (have > 0 && buf[have - 1] == '\r')
         have--;
-    *line = apr_pstrmemdup(r->pool, buf, have);
+    *line = apr_pstrmemdup(p, buf, have);
     return APR_SUCCESS;
 }
 
@@ -216,15 +220,16 @@ static int token_listed(apr_pool_t *p, const char *list, const char *token)
     return list && ap_find_token(p, list, token);
 }
 
-static void decide_framing(request_rec *r, sse_response *resp)
+static void decide_framing(request_rec *r, apr_pool_t *p,
+                           sse_response *resp)
 {
     const char *te = apr_table_get(resp->headers, "Transfer-Encoding");
     const char *cl = apr_table_get(resp->headers, "Content-Length");
     const char *conn = apr_table_get(resp->headers, "Connection");
 
     resp->keepalive = resp->http_minor >= 1
-                      ? !token_listed(r->pool, conn, "close")
-                      : token_listed(r->pool, conn, "keep-alive");
+                      ? !token_listed(p, conn, "close")
+                      : token_listed(p, conn, "keep-alive");
     resp->framing = SSE_BODY_CLOSE;
     resp->length = 0;
     if (r->header_only || resp->status == 204 || resp->status == 304
@@ -253,16 +258,16 @@ static void decide_framing(request_rec *r, sse_response *resp)
 }
 
 apr_status_t sse_backend_read_head(request_rec *r, proxy_conn_rec *backend,
-                                   sse_response *resp)
+                                   apr_pool_t *p, sse_response *resp)
 {
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
+    apr_bucket_brigade *bb = apr_brigade_create(p,
                                                 r->connection->bucket_alloc);
     int interim;
 
     for (interim = 0; interim <= MAX_INTERIM; interim++) {
         char *line;
         int fields = 0;
-        apr_status_t rv = read_line(r, backend->connection, bb, &line);
+        apr_status_t rv = read_line(r, backend->connection, p, bb, &line);
 
         if (rv != APR_SUCCESS)
             return rv;
@@ -272,10 +277,10 @@ apr_status_t sse_backend_read_head(request_rec *r, proxy_conn_rec *backend,
                           ap_escape_logitem(r->pool, line));
             return APR_EGENERAL;
         }
-        resp->headers = apr_table_make(r->pool, 16);
+        resp->headers = apr_table_make(p, 16);
         for (;;) {
             char *colon, *value;
-            rv = read_line(r, backend->connection, bb, &line);
+            rv = read_line(r, backend->connection, p, bb, &line);
             if (rv != APR_SUCCESS)
                 return rv;
             if (!*line)
@@ -301,7 +306,7 @@ apr_status_t sse_backend_read_head(request_rec *r, proxy_conn_rec *backend,
                       "carry", resp->status);
         return APR_EGENERAL;
     }
-    decide_framing(r, resp);
+    decide_framing(r, p, resp);
     {
         const char *ct = apr_table_get(resp->headers, "Content-Type");
         resp->is_event_stream = resp->status == 200 && ct

@@ -33,10 +33,11 @@ typedef struct {
     apr_interval_time_t ttfb;    /* request sent -> status line read */
 } sse_response;
 
-/* Sends the request for r to the backend: its head, then body (NULL for
- * none).  OK or an HTTP status: 502 or 504 when the backend failed,
- * anything else is the client's (sse_reqbody_send). */
-int sse_backend_send_request(request_rec *r, proxy_conn_rec *backend,
+/* Sends the request for r to the backend: its head (built in p), then
+ * body (NULL for none).  OK or an HTTP status: 502 or 504 when the
+ * backend failed, anything else is the client's (sse_reqbody_send). */
+int sse_backend_send_request(request_rec *r, apr_pool_t *p,
+                             proxy_conn_rec *backend,
                              proxy_worker *worker, proxy_server_conf *conf,
                              apr_uri_t *uri, char *url, char *server_portstr,
                              sse_reqbody *body);
@@ -52,11 +53,12 @@ apr_status_t sse_backend_await_head(request_rec *r, proxy_conn_rec *backend);
  * when there is none or it cannot be read. */
 apr_int64_t sse_backend_retry_after(const sse_response *resp);
 
-/* Reads the status line and headers (interim 1xx responses skipped).
+/* Reads the status line and headers (interim 1xx responses skipped),
+ * resp's strings and table in p.
  * APR_SUCCESS, or the error that ended the read (APR_EOF when the backend
  * closed before a status line, APR_EGENERAL for a malformed head). */
 apr_status_t sse_backend_read_head(request_rec *r, proxy_conn_rec *backend,
-                                   sse_response *resp);
+                                   apr_pool_t *p, sse_response *resp);
 
 /* Copies the response head to r: status, end-to-end headers. */
 void sse_backend_copy_head(request_rec *r, const sse_response *resp);

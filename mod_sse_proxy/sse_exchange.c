@@ -16,7 +16,7 @@ APLOG_USE_MODULE(sse_proxy);
  * one fresh connection is tried, as mod_proxy_http does (close=1 before
  * ap_proxy_determine_connection drops the stale socket; the connection
  * record itself stays ours until the caller releases it). */
-int sse_exchange_head(request_rec *r, proxy_conn_rec *backend,
+int sse_exchange_head(request_rec *r, apr_pool_t *p, proxy_conn_rec *backend,
                       proxy_worker *worker, proxy_server_conf *conf,
                       sse_target *t, char *url, const char *scheme,
                       sse_reqbody *body, sse_response *resp,
@@ -32,7 +32,7 @@ int sse_exchange_head(request_rec *r, proxy_conn_rec *backend,
         int status;
 
         t->locurl = url;
-        status = ap_proxy_determine_connection(r->pool, r, conf, worker,
+        status = ap_proxy_determine_connection(p, r, conf, worker,
                                                backend, t->uri, &t->locurl,
                                                t->proxyname, t->proxyport,
                                                t->server_portstr,
@@ -65,8 +65,9 @@ int sse_exchange_head(request_rec *r, proxy_conn_rec *backend,
             fail->cond = SSEP_COND_OTHER;
             return HTTP_SERVICE_UNAVAILABLE;
         }
-        status = sse_backend_send_request(r, backend, worker, conf, t->uri,
-                                          t->locurl, t->server_portstr, body);
+        status = sse_backend_send_request(r, p, backend, worker, conf,
+                                          t->uri, t->locurl,
+                                          t->server_portstr, body);
         if (status == OK) {
             apr_time_t sent = apr_time_now();
 
@@ -84,7 +85,7 @@ int sse_exchange_head(request_rec *r, proxy_conn_rec *backend,
                 return DONE;
             }
             if (rv == APR_SUCCESS)
-                rv = sse_backend_read_head(r, backend, resp);
+                rv = sse_backend_read_head(r, backend, p, resp);
             if (rv == APR_SUCCESS) {
                 resp->ttfb = apr_time_now() - sent;
                 return OK;

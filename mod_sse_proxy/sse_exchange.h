@@ -34,8 +34,10 @@ typedef struct {
 /* Connects backend (acquired from worker), sends r's request for url
  * and reads the response head into resp.  OK, or the status to answer
  * with (fail says whether the member or the client failed); DONE when
- * the client left while the member was thinking. */
-int sse_exchange_head(request_rec *r, proxy_conn_rec *backend,
+ * the client left while the member was thinking.  What t and resp point
+ * to is allocated in p, which the caller may destroy once it has taken
+ * over the answer (sse_stream_open() copies what the stream keeps). */
+int sse_exchange_head(request_rec *r, apr_pool_t *p, proxy_conn_rec *backend,
                       proxy_worker *worker, proxy_server_conf *conf,
                       sse_target *t, char *url, const char *scheme,
                       sse_reqbody *body, sse_response *resp,

@@ -224,8 +224,8 @@ static int try_picked(sse_stream *st, proxy_worker *worker,
     apr_table_set(r->headers_in, "Last-Event-ID", last_id);
     memset(&t, 0, sizeof(t));
     t.uri = apr_pcalloc(r->pool, sizeof(*t.uri));
-    status = sse_exchange_head(r, backend, worker, conf, &t, url, scheme,
-                               NULL, resp, &connect_time, &fail);
+    status = sse_exchange_head(r, r->pool, backend, worker, conf, &t, url,
+                               scheme, NULL, resp, &connect_time, &fail);
     if (status == OK && resp->status == HTTP_OK && resp->is_event_stream) {
         sse_member_success(r, worker, connect_time, resp->ttfb);
         st->worker = worker;
