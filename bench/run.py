@@ -607,6 +607,49 @@ def plot(outdir, name, title, xlabel, ylabel, series, logy=False,
     return "img/%s.png" % name
 
 
+def goal_rows(results):
+    """The performance goals, as ratios of this run's figures: memory per
+    idle stream and CPU per event against nginx's, events/s at least
+    nginx's, added latency against mod_proxy_http's and nginx's."""
+    rows = []
+
+    def row(measure, ours, theirs, goal, higher_is_better=False):
+        r = ratio(ours, theirs)
+        met = None if r is None else (r >= 1 if higher_is_better
+                                      else r <= goal)
+        rows.append({"measure": measure, "mod_sse_proxy": ours,
+                     "other": theirs, "ratio": r,
+                     "goal": ("at least 1" if higher_is_better
+                              else "at most %s" % goal),
+                     "met": {None: "", True: "yes", False: "no"}[met]})
+
+    con = {(r["proxy"], r["streams"]): r
+           for r in results.get("concurrency", [])}
+    n = max([k[1] for k in con if k[0] == "mod_sse_proxy"] or [0])
+    if n:
+        row("KiB per idle stream, %d streams, vs nginx" % n,
+            con[("mod_sse_proxy", n)].get("kib_per_stream"),
+            con.get(("nginx", n), {}).get("kib_per_stream"), 2)
+    thr = {(r["proxy"], r["streams"]): r
+           for r in results.get("throughput", [])}
+    for n in sorted(k[1] for k in thr if k[0] == "mod_sse_proxy"):
+        ours, nginx = thr[("mod_sse_proxy", n)], thr.get(("nginx", n), {})
+        row("CPU s per million events, %d streams, vs nginx" % n,
+            ours.get("cpu_s_per_million_events"),
+            nginx.get("cpu_s_per_million_events"), 1)
+        row("events/s, %d streams, vs nginx" % n,
+            ours.get("events_per_s"), nginx.get("events_per_s"), 1,
+            higher_is_better=True)
+    lat = {r["proxy"]: r for r in results.get("latency", [])}
+    if "mod_sse_proxy" in lat and "added_p50_us" in lat["mod_sse_proxy"]:
+        for q in ("p50", "p99"):
+            for other in ("mod_proxy_http", "nginx"):
+                row("added latency %s (µs) vs %s" % (q, other),
+                    lat["mod_sse_proxy"].get("added_%s_us" % q),
+                    lat.get(other, {}).get("added_%s_us" % q), 1)
+    return rows
+
+
 def report(args, results, timelines, started, ran=None):
     docs = os.path.join(TOP_SRC, "docs")
     img = os.path.join(docs, "img")
@@ -658,6 +701,7 @@ def report(args, results, timelines, started, ran=None):
              % (MPM["servers"], MPM["threads"],
                 MPM["servers"] * MPM["threads"]), ""]
 
+    goals_at = len(lines)
     lat = results.get("latency", [])
     if lat:
         h2 = [r for r in lat if r["proxy"] in H2]
@@ -808,6 +852,17 @@ def report(args, results, timelines, started, ran=None):
     if os.path.exists(floor):
         with open(floor) as f:
             lines += ["", f.read()]
+    goals = goal_rows(results)
+    if goals:
+        lines[goals_at:goals_at] = ["## Goals", "",
+                  "The performance goals, as ratios within this report "
+                  "(mod_sse_proxy, streams waiting without a thread, over "
+                  "the other; an event's added latency is over direct). "
+                  "nginx's figures at 1,000 saturating streams are for the "
+                  "streams it established (its `established` in section "
+                  "2).", "",
+                  md_table(goals, ["measure", "mod_sse_proxy", "other",
+                                   "ratio", "goal", "met"])]
     with open(os.path.join(docs, "benchmarks.md"), "w") as f:
         f.write("\n".join(lines))
         if os.path.exists(os.path.join(HERE, "analysis.md")):
