@@ -44,8 +44,12 @@
 /* Below the core filter's FlushMaxThreshold (64 KiB by default): what it
  * holds can never make it wait. */
 #define PIECE (16 * 1024)
-/* Buckets one direct write gathers at most. */
-#define NVEC 16
+/* Buckets one direct write gathers at most.  A backend read at
+ * saturation holds dozens of events, each a bucket of its own (they
+ * arrive one per chunk): all of them go in one writev, as the core
+ * filter would send them, since every extra write costs the kernel a
+ * segment of its own.  4 KiB of stack. */
+#define NVEC 256
 
 static APR_OPTIONAL_FN_TYPE(ap_logio_add_bytes_out) *logio_add_bytes_out;
 
