@@ -215,7 +215,7 @@ def client_recovery_s(timelines, starts, back_wall, total, share=0.95):
 # one run
 # ---------------------------------------------------------------------
 def one_run(work, quick, shared, module, results_dir):
-    clients, outage, after = (100, 4, 6) if quick else (1000, 30, 45)
+    clients, outage, after = (100, 4, 6) if quick else (1000, 30, 33)
     settle = 3 if quick else SETTLE_S
     label = "with shared state (redis)" if shared else "without shared state"
     tag = "with" if shared else "without"

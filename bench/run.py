@@ -295,7 +295,7 @@ H2_RATE = 10
 
 
 def scenario_latency(work, q, rows):
-    streams, duration = (100, 4) if q else (100, 30)
+    streams, duration = (100, 4) if q else (100, 20)
     origin = harness.Origin(work, "origin")
     try:
         for p in make_proxies(work, origin, chosen(ALL + H2)):
@@ -358,7 +358,7 @@ def scenario_concurrency(work, q, rows):
     # each stream an h2 worker (4 children x 25 threads, H2MaxWorkers
     # 1000 each)
     h2_steps = [450] if q else [900, 1800, 3600]
-    hold = 3 if q else 15
+    hold = 3 if q else 10
     origin = harness.Origin(work, "origin")
     try:
         for p in make_proxies(work, origin, chosen(ALL[1:] + H2)):
@@ -392,6 +392,7 @@ def scenario_concurrency(work, q, rows):
                         return read_json(out)
                     r = run() if p.name not in H2 else run_h2()
                     est = r["streams_open_at_end"]
+                    capped = r["streams_established"] < n
                     rows.append({
                         "proxy": p.name, "streams": n,
                         "established": r["streams_established"],
@@ -401,6 +402,10 @@ def scenario_concurrency(work, q, rows):
                         "kib_per_stream": round(
                             (usage.get("pss_kib", 0) - base["pss_kib"])
                             / est, 1) if est else None})
+                    # a setup that could not hold this step (its threads
+                    # are all taken) holds no more at the next ones
+                    if capped:
+                        break
             finally:
                 p.stop()
     finally:
@@ -429,7 +434,7 @@ def origin_peak(origin, back_at):
 
 
 def scenario_storm(work, q, rows, timelines):
-    clients, outage, after = (100, 4, 6) if q else (1000, 30, 45)
+    clients, outage, after = (100, 4, 6) if q else (1000, 30, 33)
     settle = 3 if q else 10
     for mode, kind in STORM_CASES:
         if not chosen([kind]):
