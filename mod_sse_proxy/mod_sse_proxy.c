@@ -124,7 +124,7 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
                                                &sse_proxy_module);
     const char *scheme;
     proxy_conn_rec *backend = NULL;
-    apr_pool_t *hp = NULL;
+    apr_pool_t *hp;
     sse_target t;
     sse_stream *st;
     sse_response resp;
@@ -155,13 +155,12 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     /* The backend's address, the response head's lines and headers are
      * needed until the stream has taken over the answer; kept in the
      * request's pool, they would stay as long as the stream waits, and
-     * push that pool into one more page. */
-    if (apr_pool_create(&hp, r->pool) != APR_SUCCESS)
-        hp = NULL;
-    else
-        apr_pool_tag(hp, "sse_response_head");
+     * push that pool into one more page.  (httpd's pools abort on a
+     * failed allocation: creating one cannot fail here.) */
+    apr_pool_create(&hp, r->pool);
+    apr_pool_tag(hp, "sse_response_head");
     memset(&t, 0, sizeof(t));
-    t.uri = apr_pcalloc(hp ? hp : r->pool, sizeof(*t.uri));
+    t.uri = apr_pcalloc(hp, sizeof(*t.uri));
     t.proxyname = proxyname;
     t.proxyport = proxyport;
     if (sse_async_pool_exhausted(r, worker)) {
@@ -190,7 +189,7 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     }
 
     memset(&resp, 0, sizeof(resp));
-    status = sse_exchange_head(r, hp ? hp : r->pool, backend, worker, conf,
+    status = sse_exchange_head(r, hp, backend, worker, conf,
                                &t, url, scheme, st->body, &resp,
                                &connect_time, &fail);
     if (status != OK) {
@@ -217,18 +216,16 @@ static int sse_proxy_handler(request_rec *r, proxy_worker *worker,
     st->backend = backend;
     st->scheme = scheme;
     status = OK;
-    if (sse_stream_relay(st, &resp)) {
-        if (hp)
-            apr_pool_destroy(hp);
-        return OK; /* the backend connection goes with the stream */
+    if (sse_stream_relay(st, &resp))
+        backend = NULL; /* the backend connection goes with the stream */
+    else {
+        /* a resumed stream ended on another connection, or on none */
+        backend = st->backend;
+        scheme = st->scheme;
     }
-    /* a resumed stream ended on another connection, or on none */
-    backend = st->backend;
-    scheme = st->scheme;
 
 cleanup:
-    if (hp)
-        apr_pool_destroy(hp);
+    apr_pool_destroy(hp);
     if (backend) {
         if (status != OK)
             backend->close = 1;

@@ -72,13 +72,15 @@ SSE_LOAD = os.path.join(harness.TOP_BUILDDIR, "bench", "sse-load")
 
 def saturate(port, path, n, seconds):
     """n streams read as fast as they come, by the benchmarks' C client
-    (one epoll thread: faster than the proxy on this machine).  A stream
-    whose start failed (with a thread per stream, one that waited 10 s
-    for its response head behind the saturating ones) comes back a second
-    later, so that the load reaches n."""
+    (one epoll thread: faster than the proxy on this machine).  Where the
+    module bounds each stream's turn every stream must start at once;
+    with a thread per stream one may wait longer than the client's 10 s
+    for its response head behind those already saturating the cores, and
+    then comes back a second later, so that the load reaches n."""
     return subprocess.Popen(
         [SSE_LOAD, "--port", str(port), "--path", path, "--streams", str(n),
-         "--duration", str(seconds), "--mode", "naive", "--quiet"],
+         "--duration", str(seconds), "--mode", "none" if ASYNC else "naive",
+         "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
