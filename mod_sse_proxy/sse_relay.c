@@ -30,6 +30,10 @@ APLOG_USE_MODULE(sse_proxy);
  * that just became ready waits for the ones ahead of it in the queue,
  * not for their whole backlog. */
 #define SLICE (2 * READ_CHUNK)
+/* A turn that relays more than this is a busy stream's: its next turns
+ * are left to the workers, not to the stream watcher's thread, which
+ * every waiting stream of the child needs. */
+#define LIGHT_TURN (8 * 1024)
 /* How often a quiet stream looks whether httpd is stopping. */
 #define STATE_CHECK apr_time_from_sec(1)
 static const char heartbeat_line[] = ": heartbeat\n\n";
@@ -93,6 +97,12 @@ struct sse_relay {
     apr_off_t           founder_backlog; /* most output its client may owe */
     /* A follower: its events come from a channel, not from a backend. */
     sse_feed           *feed;
+    /* The turn runs on the stream watcher's thread, which must not wait:
+     * a break is left for a worker (broke_pending), which goes on from
+     * there. */
+    int                 on_watcher;
+    int                 broke_pending;
+    int                 busy;         /* its last turn was not light */
 };
 typedef struct sse_relay relay;
 
@@ -1146,7 +1156,20 @@ sse_relay_state sse_relay_pump(sse_relay *rl)
                 return stopped_or_waiting(rl);
         }
         rl->slice_left = SLICE;
-        rc = rl->feed ? drain_feed(rl) : drain_backend(rl);
+        if (rl->broke_pending) {
+            rl->broke_pending = 0;
+            rc = -1;
+        }
+        else {
+            rc = rl->feed ? drain_feed(rl) : drain_backend(rl);
+            rl->busy = SLICE - rl->slice_left > LIGHT_TURN;
+        }
+        /* what follows a break (the member's shared state, a resume's
+         * connect) may wait */
+        if (rc < 0 && rl->on_watcher) {
+            rl->broke_pending = 1;
+            return SSE_RELAY_MORE;
+        }
         /* a try that is due at once (the first of a break) is made in
          * this turn: a wait for the watcher's next look would be a gap
          * the client sees */
@@ -1169,6 +1192,23 @@ sse_relay_state sse_relay_wake(sse_relay *rl, int backend_ready,
                                int client_ready, int client_writable)
 {
     return wake(rl, backend_ready, client_ready, client_writable, 0);
+}
+
+int sse_relay_may_run_on_watcher(const sse_relay *rl)
+{
+    return rl->nb && rl->origin && !rl->ws && !rl->channel && !rl->feed
+           && !rl->resuming && !rl->broke_pending && !rl->write_stalled
+           && !rl->headless && !rl->busy;
+}
+
+sse_relay_state sse_relay_wake_on_watcher(sse_relay *rl)
+{
+    sse_relay_state state;
+
+    rl->on_watcher = 1;
+    state = wake(rl, 1, 0, 0, 0);
+    rl->on_watcher = 0;
+    return state;
 }
 
 int sse_relay_suspendable(const sse_relay *rl)

@@ -16,7 +16,10 @@
  * Ready streams go to a queue that workers empty: a worker called for
  * one stream takes the next ones too, so under load a ready stream costs
  * no further thread wake-ups (the MPM's timed callback, the only way to
- * get onto a worker, goes through its listener thread).
+ * get onto a worker, goes through its listener thread).  While that
+ * queue is empty, the watcher relays a few streams whose backend sent a
+ * little itself: their events then reach the client after one thread's
+ * wake-up, as on a thread of their own, not two.
  *
  * Memory: a registration is freed only after the watcher has passed an
  * epoll_wait() that began after its sockets left the set, so no event
@@ -62,6 +65,11 @@ APLOG_USE_MODULE(sse_proxy);
  * going back to the MPM: while it waits, the watcher hands it streams
  * directly instead of through the MPM's listener thread. */
 #define DRAIN_LINGER apr_time_from_msec(5)
+/* How many ready streams the watcher relays itself in one round, while
+ * no worker has a queue to empty: each saves a thread's wake-up, and
+ * makes the streams after it in that round wait for its turn (a few
+ * microseconds for an event or two, two backend reads at most). */
+#define TURNS_HERE 16
 
 /* A stream is armed in two steps: its sockets are (re)registered while
  * it is ARMING, and an event in that time only marks it HIT (the arming
@@ -128,6 +136,7 @@ static struct {
     apr_thread_mutex_t *list_mutex;  /* registered streams */
     apr_thread_t       *thread;
     sse_resume_fn      *resume;
+    sse_turn_fn        *turn_here;
     sse_resume_fn      *end_at_exit;
     sse_waiter         *all;
     sse_waiter         *ready, *ready_tail;
@@ -658,6 +667,51 @@ static void queue_one(sse_waiter *wt)
         ap_mpm_register_timed_callback(0, drain, NULL);
 }
 
+/* Under w.mutex, on the watcher: takes out of due the streams it
+ * relays itself this round, those only their backend woke, while the
+ * workers have no queue (they would reach a stream queued behind others
+ * without a wake-up). */
+static sse_waiter *keep_some(sse_waiter **due)
+{
+    sse_waiter *mine = NULL, **wp = due;
+    int n = 0;
+
+    if (w.ready)
+        return NULL;
+    while (*wp && n < TURNS_HERE) {
+        sse_waiter *wt = *wp;
+
+        if (wt->backend_ready && !wt->client_ready && !wt->client_writable) {
+            *wp = wt->next;
+            wt->next = mine;
+            mine = wt;
+            n++;
+        }
+        else {
+            wp = &wt->next;
+        }
+    }
+    return mine;
+}
+
+/* On the watcher: the turns it keeps; a stream that is not for it goes
+ * to the workers after all. */
+static void turn_here(sse_waiter *mine)
+{
+    while (mine) {
+        sse_waiter *wt = mine;
+        int taken;
+
+        /* once relayed and armed again, another thread may take it */
+        mine = wt->next;
+        SSE_STAT_ADD(streams_relaying, 1);
+        taken = w.turn_here(wt->baton);
+        SSE_STAT_ADD(streams_relaying, -1);
+        if (!taken)
+            queue_one(wt);
+    }
+}
+
 /* On the watcher: a lingering connection's client socket is readable.
  * Its EOF (or an error) ends the linger at once; bytes it still sends
  * are read and dropped, as httpd's lingering close does, within a bound
@@ -700,7 +754,7 @@ static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
 
     (void)thd; (void)data;
     while (!w.exiting) {
-        sse_waiter *retired, *due = NULL;
+        sse_waiter *retired, *due = NULL, *mine;
         grave *graves;
         apr_time_t now;
         int n, i, stopping, more;
@@ -739,11 +793,13 @@ static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
 
         apr_thread_mutex_lock(w.mutex);
         graves = take_graves(now, stopping);
+        mine = stopping ? NULL : keep_some(&due);
         more = queue_ready(due);
         apr_thread_mutex_unlock(w.mutex);
 
         while (more-- > 0)
             ap_mpm_register_timed_callback(0, drain, NULL);
+        turn_here(mine);
         release(graves);
         while (retired) {
             sse_waiter *wt = retired;
@@ -825,6 +881,7 @@ static apr_status_t stop_watcher(void *data)
 }
 
 apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
+                              sse_turn_fn *turn_here,
                               sse_resume_fn *end_at_exit)
 {
     struct epoll_event ev;
@@ -832,6 +889,7 @@ apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
     apr_status_t rv;
 
     w.resume = resume;
+    w.turn_here = turn_here;
     w.end_at_exit = end_at_exit;
     /* Half the workers at most relay waiting streams; the others stay
      * for the listener.  The MPM's timed callbacks (the only way onto a
@@ -877,9 +935,10 @@ apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
  * can_suspend() never lets a stream wait without its thread and nothing
  * below is reached. */
 apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
+                              sse_turn_fn *turn_here,
                               sse_resume_fn *end_at_exit)
 {
-    (void)pchild; (void)resume; (void)end_at_exit;
+    (void)pchild; (void)resume; (void)turn_here; (void)end_at_exit;
     return APR_ENOTIMPL;
 }
 

@@ -17,13 +17,20 @@ typedef struct sse_waiter sse_waiter;
 
 /* Called on a worker thread for each ready stream. */
 typedef void sse_resume_fn(void *baton);
+/* A turn the watcher may take itself: 0 when the stream needs a worker
+ * (then nothing was done). */
+typedef int sse_turn_fn(void *baton);
 
-/* Starts the watcher thread of this child (stopped with pchild).  When
+/* Starts the watcher thread of this child (stopped with pchild).
+ * Ready streams are resumed on workers; while none is queued for them,
+ * the watcher offers a few whose backend sent something to turn_here
+ * first.  When
  * pchild goes with streams still waiting (an ungraceful stop or restart
  * does not wait for connections, and its workers are gone by then),
  * end_at_exit is called for each on the exiting thread, before any of
  * pchild's subpools is destroyed, and their connections are released. */
 apr_status_t sse_watcher_start(apr_pool_t *pchild, sse_resume_fn *resume,
+                              sse_turn_fn *turn_here,
                               sse_resume_fn *end_at_exit);
 int sse_watcher_running(void);
 
