@@ -43,7 +43,7 @@ def steps(quick):
     """(clients, warmup s, measured s) of each step: 2,000, which this
     machine relays with room to spare, then 10,000, which saturates it
     (the origin, the proxy and sse-load share its 2 cores)."""
-    return [(2000, 1, 5)] if quick else [(2000, 3, 20), (10000, 10, 30)]
+    return [(2000, 1, 5)] if quick else [(2000, 3, 15), (10000, 10, 20)]
 
 
 def group_cpu(pgid):

@@ -66,7 +66,7 @@ def scenario_slowreaders(work, q, rows, make_proxies, load, log, which):
     # one run of the same setup to the next, and the swings come in
     # spells: the full run alternates rounds alone and beside the clients
     # that do not read, and reports the median round of each.
-    duration, rounds = (3, 1) if q else (6, 3)
+    duration, rounds = (3, 1) if q else (5, 3)
     path = "/events?rate=%d" % rate
     for kind in which:
         origin = harness.Origin(work, "origin")
@@ -233,7 +233,7 @@ def report_section(results):
                   "origin has stopped sending to them: events each healthy "
                   "stream received per round (of `expected`), and its per-event "
                   "latency (origin's send timestamp to arrival, us) alone "
-                  "and beside them. The full run alternates three 6 s "
+                  "and beside them. The full run alternates three 5 s "
                   "rounds alone and beside and reports the median round's "
                   "p50 and p99 (`p99_us_rounds`: each round's p99 alone-"
                   "beside); `p50_ratio` and `p99_ratio` are beside / "
