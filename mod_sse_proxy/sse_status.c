@@ -355,8 +355,8 @@ static const struct {
       "Streams waiting without a thread for their sockets or a deadline." },
     { "queued", "ready, queued for a worker",
       "Streams ready to be relayed, waiting for a worker thread." },
-    { "relaying", "on a worker thread",
-      "Streams being relayed on a worker thread now." },
+    { "relaying", "being relayed",
+      "Streams being relayed now, by a worker thread or the watcher." },
     { "held", "output set aside (client not reading)",
       "Streams whose output waits for their client's socket to drain." },
 };
