@@ -696,7 +696,7 @@ static sse_waiter *keep_some(sse_waiter **due)
 
 /* On the watcher: the turns it keeps; a stream that is not for it goes
  * to the workers after all. */
-static void turn_here(sse_waiter *mine)
+static void take_turns(sse_waiter *mine)
 {
     while (mine) {
         sse_waiter *wt = mine;
@@ -799,7 +799,7 @@ static void * APR_THREAD_FUNC watcher(apr_thread_t *thd, void *data)
 
         while (more-- > 0)
             ap_mpm_register_timed_callback(0, drain, NULL);
-        turn_here(mine);
+        take_turns(mine);
         release(graves);
         while (retired) {
             sse_waiter *wt = retired;
