@@ -239,7 +239,7 @@ static int turn_on_watcher(void *baton)
 {
     sse_stream *st = baton;
 
-    if (st->closing || st->feed || !sse_relay_may_run_on_watcher(st->relay))
+    if (st->closing || !sse_relay_may_run_on_watcher(st->relay))
         return 0;
     st->state = sse_relay_wake_on_watcher(st->relay);
     if (st->state == SSE_RELAY_DONE)

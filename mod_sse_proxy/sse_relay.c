@@ -30,9 +30,9 @@ APLOG_USE_MODULE(sse_proxy);
  * that just became ready waits for the ones ahead of it in the queue,
  * not for their whole backlog. */
 #define SLICE (2 * READ_CHUNK)
-/* A turn that relays more than this is a busy stream's: its next turns
- * are left to the workers, not to the stream watcher's thread, which
- * every waiting stream of the child needs. */
+/* The slice of a turn on the stream watcher's thread, which every
+ * waiting stream of the child needs: a stream that has more goes on on a
+ * worker, and so do its next turns until one is light again. */
 #define LIGHT_TURN (8 * 1024)
 /* How often a quiet stream looks whether httpd is stopping. */
 #define STATE_CHECK apr_time_from_sec(1)
@@ -409,15 +409,17 @@ static int drain_backend(relay *rl)
         apr_status_t rv;
         apr_bucket *b;
         apr_off_t got = 0;
+        apr_size_t ask;
         int eof = 0;
 
         if (rl->write_stalled && !rl->channel)
             return CLIENT_FULL;
         if (!rl->slice_left)
             return SLICE_USED;
+        ask = rl->slice_left < READ_CHUNK ? rl->slice_left : READ_CHUNK;
         apr_brigade_cleanup(rl->in);
         rv = ap_get_brigade(rl->origin->input_filters, rl->in,
-                            AP_MODE_READBYTES, APR_NONBLOCK_READ, READ_CHUNK);
+                            AP_MODE_READBYTES, APR_NONBLOCK_READ, ask);
         if (APR_STATUS_IS_EAGAIN(rv)
             || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(rl->in)))
             return DRAINED;
@@ -486,7 +488,7 @@ static int drain_backend(relay *rl)
         }
         /* One read less per turn: the read that would only say EAGAIN.
          * What arrives later wakes the watch this stream re-arms. */
-        if (rl->short_read_drains && (apr_size_t)got < READ_CHUNK)
+        if (rl->short_read_drains && (apr_size_t)got < ask)
             return DRAINED;
     }
 }
@@ -1145,6 +1147,7 @@ static int try_again(relay *rl)
 
 sse_relay_state sse_relay_pump(sse_relay *rl)
 {
+    apr_size_t slice;
     int rc;
 
     for (;;) {
@@ -1155,14 +1158,16 @@ sse_relay_state sse_relay_pump(sse_relay *rl)
             if (rc == 0)
                 return stopped_or_waiting(rl);
         }
-        rl->slice_left = SLICE;
+        slice = rl->on_watcher ? LIGHT_TURN : SLICE;
+        rl->slice_left = slice;
         if (rl->broke_pending) {
             rl->broke_pending = 0;
             rc = -1;
         }
         else {
             rc = rl->feed ? drain_feed(rl) : drain_backend(rl);
-            rl->busy = SLICE - rl->slice_left > LIGHT_TURN;
+            rl->busy = rc == SLICE_USED
+                       || slice - rl->slice_left > LIGHT_TURN;
         }
         /* what follows a break (the member's shared state, a resume's
          * connect) may wait */
@@ -1197,8 +1202,8 @@ sse_relay_state sse_relay_wake(sse_relay *rl, int backend_ready,
 int sse_relay_may_run_on_watcher(const sse_relay *rl)
 {
     return rl->nb && rl->origin && !rl->ws && !rl->channel && !rl->feed
-           && !rl->resuming && !rl->broke_pending && !rl->write_stalled
-           && !rl->headless && !rl->busy;
+           && !rl->resuming && !rl->write_stalled && !rl->headless
+           && !rl->busy;
 }
 
 sse_relay_state sse_relay_wake_on_watcher(sse_relay *rl)

@@ -127,9 +127,9 @@ sse_relay_state sse_relay_wake(sse_relay *rl, int backend_ready,
  * light (a few KiB). */
 int sse_relay_may_run_on_watcher(const sse_relay *rl);
 /* sse_relay_wake() for a stream whose backend is readable, on a thread
- * that must not wait: a break of the backend is not followed up but
- * answered MORE, and a worker's next sse_relay_wake() goes on from
- * there.  DONE is ended by a worker too (sse_relay_end() may wait). */
+ * that must not wait: a slice of 8 KiB, and a break of the backend is not
+ * followed up but answered MORE; a worker's next sse_relay_wake() goes on
+ * from there.  DONE is ended by a worker too (sse_relay_end() may wait). */
 sse_relay_state sse_relay_wake_on_watcher(sse_relay *rl);
 /* The next heartbeat or idle deadline (0: none); while output waits for
  * the client, when the client will have drained nothing for Timeout. */

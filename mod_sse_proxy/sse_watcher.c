@@ -68,7 +68,7 @@ APLOG_USE_MODULE(sse_proxy);
 /* How many ready streams the watcher relays itself in one round, while
  * no worker has a queue to empty: each saves a thread's wake-up, and
  * makes the streams after it in that round wait for its turn (a few
- * microseconds for an event or two, two backend reads at most). */
+ * microseconds for an event or two; 8 KiB read at most). */
 #define TURNS_HERE 16
 
 /* A stream is armed in two steps: its sockets are (re)registered while
